@@ -1,0 +1,43 @@
+"""The `akker` command: a table of subcommands, one module per area.
+
+Handlers are ``cmd_<name>(args) -> int`` and raise ``CliError`` for anything a
+person must fix; only ``main`` turns that into ``akker: <message>`` and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from . import codec
+from .errors import CliError
+
+Handler = Callable[[argparse.Namespace], int]
+
+# name -> (help, add arguments, handler)
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {
+    "decode": ("decode a payload given as hex", codec.add_decode_args, codec.cmd_decode),
+    "encode": ("encode a message or command given as JSON", codec.add_encode_args, codec.cmd_encode),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="akker", description="Akker: LoRa sensor nodes for arable farms.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (help_text, add_args, _handler) in COMMANDS.items():
+        add_args(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = COMMANDS[args.command][2]
+    try:
+        return handler(args)
+    except CliError as err:
+        print(f"akker: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("akker: interrupted", file=sys.stderr)
+        return 130
