@@ -33,25 +33,30 @@ COMMANDS: dict[str, dict[str, tuple[int, int]]] = {
 }
 
 
-def reading(key: str) -> st.SearchStrategy[Any]:
-    """One reading of a field: a value in range (on or off the step), or None for a failed read."""
+def reading(key: str, on_step: bool = False) -> st.SearchStrategy[Any]:
+    """One reading of a field: a value in range (on or off the step), or None for a failed read.
+
+    on_step keeps floats on the step, far from rounding ties: a value that
+    travels as JSON text to MicroPython may be parsed one bit differently.
+    """
     _items, scale, lo, hi = REPORT_FIELDS[key]
     if scale == 1:
         value = st.integers(int(lo), int(hi))
     else:
-        on_step = st.integers(round(lo * scale), round(hi * scale)).map(lambda c: c / scale)
-        value = st.one_of(on_step, st.floats(lo, hi, allow_nan=False))
+        value = st.integers(round(lo * scale), round(hi * scale)).map(lambda c: c / scale)
+        if not on_step:
+            value = st.one_of(value, st.floats(lo, hi, allow_nan=False))
     return st.one_of(value, value, value, st.none())
 
 
-def field_value(key: str, count: int | None) -> st.SearchStrategy[Any]:
+def field_value(key: str, count: int | None, on_step: bool = False) -> st.SearchStrategy[Any]:
     """The value of a fitted field: a list of `count` readings, None for a failed list, or one reading."""
     items = REPORT_FIELDS[key][0]
     if not items:
-        return reading(key)
+        return reading(key, on_step)
     if count is None:
         return st.none()
-    return st.lists(reading(key), min_size=count, max_size=count)
+    return st.lists(reading(key, on_step), min_size=count, max_size=count)
 
 
 @st.composite
@@ -65,20 +70,20 @@ def layouts(draw: st.DrawFn) -> dict[str, int | None]:
 
 
 @st.composite
-def samples(draw: st.DrawFn, layout: dict[str, int | None]) -> dict[str, Any]:
+def samples(draw: st.DrawFn, layout: dict[str, int | None], on_step: bool = False) -> dict[str, Any]:
     sample: dict[str, Any] = {"age_s": draw(st.integers(0, AGE_MAX))}
     for key, count in layout.items():
-        sample[key] = draw(field_value(key, count))
+        sample[key] = draw(field_value(key, count, on_step))
     return sample
 
 
 @st.composite
-def reports(draw: st.DrawFn, max_samples: int = 8) -> dict[str, Any]:
+def reports(draw: st.DrawFn, max_samples: int = 8, on_step: bool = False) -> dict[str, Any]:
     """Reports over the whole ranges: shared or mixed layouts, regular or arbitrary ages."""
     n = draw(st.integers(1, max_samples))
     shared = draw(st.booleans())
     first = draw(layouts())
-    items = [draw(samples(first if shared or k == 0 else draw(layouts()))) for k in range(n)]
+    items = [draw(samples(first if shared or k == 0 else draw(layouts()), on_step)) for k in range(n)]
     if n > 1 and draw(st.booleans()):
         newest = draw(st.integers(0, AGE_MAX))
         step = draw(st.integers(0, (AGE_MAX - newest) // (n - 1)))
