@@ -17,7 +17,6 @@ except ImportError:  # CPython
 from .bits import BitReader, BitWriter
 from .errors import CodecError
 
-
 _MAX_SAMPLES = const(8)
 _AGE_MAX = const(86399)  # seconds, one day less a second
 _LAYOUT_BITS = const(11)  # sum of the layout column below

@@ -7,7 +7,6 @@ Layout: docs/payload-format.md, section "FPort 2: status".
 
 from .errors import CodecError
 
-
 # Wire code = index in this tuple (3 bits; code 7 is reserved).
 _CAUSES = ("power_on", "deep_sleep", "watchdog", "soft", "hard", "brownout", "unknown")
 _COUNTERS = ("uptime_s", "tx_frames", "sensor_errors", "radio_errors")
