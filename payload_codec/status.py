@@ -96,7 +96,7 @@ class _Reader:
                 if v > _U32_MAX:
                     raise CodecError("status: %s = %d is out of range 0..4294967295" % (field, v))
                 return v
-        raise CodecError("status: %s: varint longer than 5 bytes" % field)
+        raise CodecError("status: %s: a varint of more than 5 bytes is out of range" % field)
 
 
 def decode(payload):
