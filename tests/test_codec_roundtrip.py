@@ -64,26 +64,24 @@ def test_standard_report_fits_in_12_bytes() -> None:
     assert len(encode_uplink(aged)[1]) <= 12
 
 
-@given(st.integers(2, 8), st.randoms(use_true_random=False))
+@given(st.sampled_from((4, 8)), st.randoms(use_true_random=False))
 def test_slow_batches_cost_fewer_bytes_per_sample(n: int, rnd: Any) -> None:
-    """Soil-like series (small steps 15 minutes apart) are cheaper per sample than single reports."""
+    """Soil-like series, 15 minutes apart, cost clearly less per sample than single reports."""
     single = len(encode_uplink(STANDARD)[1])
-    base = STANDARD["samples"][0]
+    reading = dict(STANDARD["samples"][0])
     batch = []
     for k in range(n):
-        batch.append(
-            {
-                "age_s": 900 * (n - 1 - k),
-                "soil_moisture_pct": [round(x + rnd.uniform(-0.2, 0.2) * k, 1) for x in base["soil_moisture_pct"]],
-                "soil_temp_c": [round(base["soil_temp_c"][0] + 0.1 * k, 1)],
-                "air_temp_c": round(base["air_temp_c"] + rnd.uniform(-1, 1) * k, 1),
-                "air_rh_pct": base["air_rh_pct"] + k,
-                "insect_count": [base["insect_count"][0] + rnd.randint(0, 3) * k],
-                "battery_v": base["battery_v"],
-            }
-        )
+        batch.append(dict(reading, age_s=900 * (n - 1 - k)))
+        reading = {
+            "soil_moisture_pct": [round(x + rnd.choice((-0.1, 0.0, 0.1)), 1) for x in reading["soil_moisture_pct"]],
+            "soil_temp_c": [round(reading["soil_temp_c"][0] + rnd.choice((-0.1, 0.0, 0.1)), 1)],
+            "air_temp_c": round(reading["air_temp_c"] + rnd.uniform(-1.0, 1.0), 1),
+            "air_rh_pct": reading["air_rh_pct"] + rnd.choice((-2.0, -1.0, 0.0, 1.0, 2.0)),
+            "insect_count": [reading["insect_count"][0] + rnd.randint(0, 3)],
+            "battery_v": reading["battery_v"],
+        }
     size = len(encode_uplink({"type": "report", "samples": batch})[1])
-    assert size / n < single * 0.8
+    assert size / n <= single * 0.6
 
 
 def test_decoded_types() -> None:

@@ -1,4 +1,4 @@
-"""Runs codec operations given as JSON lines; the same file serves CPython and MicroPython.
+"""Runs codec and frame operations given as JSON lines; the same file serves CPython and MicroPython.
 
 One request per line, for example
     {"op": "decode_uplink", "fPort": 1, "bytes": "0476..."}
@@ -7,6 +7,15 @@ and one answer per line: {"data": ...}, {"fPort": N, "bytes": "hex"},
 {"errors": [message]} for a CodecError, or {"crash": "..."} for anything
 else, which a test treats as a failure. tests/js/harness.js speaks the same
 protocol for the JavaScript decoder.
+
+Frame operations (payload_codec.lorawan, imported only when asked for, so a
+codec-only run keeps its small heap) take hex strings for bytes:
+    {"op": "build_uplink", "args": {"dev_addr": 1, "fcnt": 2, "fport": 1, "payload": "..",
+     "nwk_skey": "..", "app_skey": "..", "confirmed": false, "adr": false, "fopts": ""}}
+    {"op": "open_uplink", "args": {"phy": "..", "nwk_skey": "..", "app_skey": "..", "last_fcnt": null}}
+    {"op": "aes_cmac", "args": {"key": "..", "data": ".."}}
+answering {"phy": hex}, {"fcnt": n, "fport": n, "plaintext": hex}, {"mac": hex},
+or {"errors": ["MicError: ..."]} naming the exception class.
 """
 
 import gc
@@ -16,10 +25,34 @@ from binascii import hexlify, unhexlify
 
 from payload_codec import CodecError, decode_downlink, decode_uplink, encode_downlink, encode_uplink
 
+_HEX_ARGS = ("payload", "nwk_skey", "app_skey", "fopts", "phy", "key", "data")
+
+
+def _frame_op(op, args):
+    from payload_codec import cmac, lorawan
+
+    kw = {}
+    for name in args:
+        kw[name] = unhexlify(args[name]) if name in _HEX_ARGS else args[name]
+    if op == "aes_cmac":
+        return {"mac": hexlify(cmac.aes_cmac(kw["key"], kw["data"])).decode()}
+    try:
+        if op in ("build_uplink", "build_downlink"):
+            return {"phy": hexlify(getattr(lorawan, op)(**kw)).decode()}
+        fcnt, fport, plaintext = getattr(lorawan, op)(**kw)
+        return {"fcnt": fcnt, "fport": fport, "plaintext": hexlify(plaintext).decode()}
+    except lorawan.FrameError as err:
+        return {"errors": ["%s: %s" % (type(err).__name__, err)]}
+
+
+_FRAME_OPS = ("build_uplink", "build_downlink", "open_uplink", "open_downlink", "aes_cmac")
+
 
 def run(request):
     op = request["op"]
     try:
+        if op in _FRAME_OPS:
+            return _frame_op(op, request["args"])
         if op == "decode_uplink":
             return {"data": decode_uplink(request["fPort"], unhexlify(request["bytes"]))}
         if op == "decode_downlink":

@@ -1,0 +1,88 @@
+// The npm package lora-packet as an independent LoRaWAN 1.0.x peer for tests/test_lorawan_peer.py.
+// JSON lines in, JSON lines out:
+//   {"op": "open", "phy": hex, "nwk": hex, "app": hex, "fcnt": full 32-bit counter}
+//     -> {"mic_ok": bool, "mtype", "dev_addr": hex (big-endian), "fcnt16", "fport", "fopts": hex, "plaintext": hex}
+//   {"op": "build", "mtype": "Unconfirmed Data Up"..., "dev_addr": hex, "fcnt": int, "fport": int,
+//    "payload": hex, "fopts": hex, "adr": bool, "ack": bool, "nwk": hex, "app": hex} -> {"phy": hex}
+//   {"op": "bench", "phy": [hex...], "nwk", "app", "seconds"} -> {"frames_per_s": n}
+// Anything lora-packet throws comes back as {"error": message}.
+"use strict";
+const readline = require("readline");
+const lora = require("lora-packet");
+
+// lora-packet takes the upper 16 bits of a 32-bit FCnt as the two bytes that follow FCnt in B0/A_i:
+// little-endian, as they would travel.
+function msb(fcnt) {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(Math.floor(fcnt / 65536), 0);
+  return b;
+}
+
+function open(req) {
+  const packet = lora.fromWire(Buffer.from(req.phy, "hex"));
+  const nwk = Buffer.from(req.nwk, "hex");
+  const app = Buffer.from(req.app, "hex");
+  return {
+    mic_ok: lora.verifyMIC(packet, nwk, undefined, msb(req.fcnt)),
+    mtype: packet.getMType(),
+    dev_addr: packet.DevAddr.toString("hex"),
+    fcnt16: packet.getFCnt(),
+    fport: packet.getFPort(),
+    fopts: packet.FOpts ? packet.FOpts.toString("hex") : "",
+    plaintext: lora.decrypt(packet, app, nwk, msb(req.fcnt)).toString("hex"),
+  };
+}
+
+function build(req) {
+  const fcnt16 = Buffer.alloc(2);
+  fcnt16.writeUInt16BE(req.fcnt % 65536, 0); // a number 0 would be dropped as "absent"
+  const packet = lora.fromFields(
+    {
+      MType: req.mtype,
+      DevAddr: Buffer.from(req.dev_addr, "hex"),
+      FCtrl: { ADR: !!req.adr, ACK: !!req.ack, ADRACKReq: false, FPending: false },
+      FCnt: fcnt16,
+      FPort: req.fport,
+      FOpts: Buffer.from(req.fopts || "", "hex"),
+      payload: Buffer.from(req.payload, "hex"),
+    },
+    Buffer.from(req.app, "hex"),
+    Buffer.from(req.nwk, "hex"),
+    undefined,
+    msb(req.fcnt)
+  );
+  return { phy: packet.getPHYPayload().toString("hex") };
+}
+
+function bench(req) {
+  const frames = req.phy.map((h) => Buffer.from(h, "hex"));
+  const nwk = Buffer.from(req.nwk, "hex");
+  const app = Buffer.from(req.app, "hex");
+  const zero = msb(0);
+  let n = 0;
+  const start = process.hrtime.bigint();
+  const limit = BigInt(Math.round(req.seconds * 1e9));
+  while (process.hrtime.bigint() - start < limit) {
+    for (const f of frames) {
+      const packet = lora.fromWire(f);
+      if (!lora.verifyMIC(packet, nwk, undefined, zero)) throw new Error("MIC check failed in bench");
+      lora.decrypt(packet, app, nwk, zero);
+      n += 1;
+    }
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return { frames_per_s: n / seconds };
+}
+
+const ops = { open: open, build: build, bench: bench };
+readline.createInterface({ input: process.stdin }).on("line", (line) => {
+  if (!line.trim()) return;
+  let answer;
+  try {
+    const req = JSON.parse(line);
+    answer = ops[req.op](req);
+  } catch (err) {
+    answer = { error: String(err && err.message ? err.message : err) };
+  }
+  process.stdout.write(JSON.stringify(answer) + "\n");
+});
