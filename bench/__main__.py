@@ -155,7 +155,7 @@ def micropython_heap(msgs: dict[str, Message]) -> str:
         "gc.mem_alloc() around one encode_uplink after a warm-up call and gc.collect(), collection disabled",
         "in between; payload_codec precompiled with mpy-cross. Counted in 32-byte GC blocks; objects on this",
         '64-bit port are about twice their size on a 32-bit board, so these figures are conservative. "In use"',
-        "counts the loaded modules (payload_codec, payload_codec.report, mpy_alloc) and the parsed message.",
+        "counts the loaded modules (payload_codec, its report encoder and layout, mpy_alloc) and the parsed message.",
     ]
     header = ["measure", "heap", "bytes", "reference", "ratio"]
     return table_section(title, table(header, rows), notes)

@@ -19,7 +19,7 @@ from payload_codec import encode_uplink
 
 def alloc(message):
     """Bytes allocated by one encode_uplink(message), the module already loaded."""
-    encode_uplink(message)  # warm-up: loads payload_codec.report on first use
+    encode_uplink(message)  # warm-up: loads payload_codec.report_encode on first use
     gc.collect()
     # No collection may run between the two readings, or it would hide what was allocated;
     # with automatic collection off, running out of heap raises MemoryError instead.

@@ -4,9 +4,10 @@ Runs unchanged on CPython 3.10+ and MicroPython. The layouts are specified in
 docs/payload-format.md; tests/vectors/ holds the examples every
 implementation must pass.
 
-Message modules are imported on first use: on a 64-bit MicroPython heap the
-report module alone costs about 11 KB, and a node that never receives a
-downlink should not pay for the command decoder.
+Message modules are imported on first use, and the report's encoder and
+decoder are separate: on a MicroPython heap every loaded module costs RAM, a
+node only encodes reports, and one that never receives a downlink should not
+pay for the command decoder.
 """
 
 from .errors import CodecError
@@ -14,10 +15,16 @@ from .errors import CodecError
 __all__ = ["CodecError", "decode_downlink", "decode_uplink", "encode_downlink", "encode_uplink"]
 
 
-def _report():
-    from . import report
+def _report_encoder():
+    from . import report_encode
 
-    return report
+    return report_encode
+
+
+def _report_decoder():
+    from . import report_decode
+
+    return report_decode
 
 
 def _status():
@@ -32,8 +39,8 @@ def _commands():
     return commands
 
 
-# Uplink message types: (type, FPort, loader of the module with encode/decode).
-_UPLINKS = (("report", 1, _report), ("status", 2, _status))
+# Uplink message types: (type, FPort, loader of its encoder, loader of its decoder).
+_UPLINKS = (("report", 1, _report_encoder, _report_decoder), ("status", 2, _status, _status))
 
 
 def _check_fport(fport):
@@ -53,9 +60,9 @@ def encode_uplink(message):
     if type(message) is not dict:
         raise CodecError("message must be a dict, not %s" % type(message).__name__)
     kind = message.get("type")
-    for name, fport, load in _UPLINKS:
+    for name, fport, encoder, _decoder in _UPLINKS:
         if name == kind:
-            return fport, load().encode(message)
+            return fport, encoder().encode(message)
     raise CodecError("unknown message type %r (known: report, status)" % (kind,))
 
 
@@ -63,9 +70,9 @@ def decode_uplink(fport, payload):
     """Decode an uplink FRMPayload received on fport; return the message dict."""
     _check_fport(fport)
     _check_payload(payload)
-    for _name, port, load in _UPLINKS:
+    for _name, port, _encoder, decoder in _UPLINKS:
         if port == fport:
-            return load().decode(payload)
+            return decoder().decode(payload)
     raise CodecError("unknown fport %d: uplinks use 1 (report) and 2 (status)" % fport)
 
 

@@ -24,4 +24,4 @@ def test_cpython(path: Path) -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_micropython_32k_heap(path: Path, mpy_build: Path) -> None:
-    assert failures(path, lambda requests: runner.answer_all(mpy_build, requests, heapsize="32k")) == []
+    assert failures(path, lambda requests: runner.answer_by_op(mpy_build, requests, heapsize="32k")) == []

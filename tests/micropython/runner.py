@@ -25,8 +25,16 @@ def shared_sources() -> list[Path]:
 
 
 def mpy_cross(source: Path, target: Path) -> subprocess.CompletedProcess[str]:
+    """Compile source to target, naming it by its path in the repository, as a deploy would.
+
+    The name is kept in the .mpy and loaded with it: an absolute path would make
+    the heap a module needs depend on where the checkout lives.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.run([MPY_CROSS, "-o", str(target), str(source)], capture_output=True, text=True, timeout=60)
+    name = source.relative_to(REPO) if source.is_relative_to(REPO) else source.name
+    return subprocess.run(
+        [MPY_CROSS, "-s", str(name), "-o", str(target), str(source)], capture_output=True, text=True, timeout=60
+    )
 
 
 def build(dest: Path, extra: tuple[Path, ...] = ()) -> Path:
@@ -70,3 +78,17 @@ def answer_all(path: Path, requests: list[dict[str, Any]], heapsize: str = "32k"
     if result.returncode:
         raise AssertionError(f"micropython exited {result.returncode}: {result.stderr[-2000:]}")
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def answer_by_op(path: Path, requests: list[dict[str, Any]], heapsize: str = "32k") -> list[dict[str, Any]]:
+    """As answer_all, but one process per kind of operation, as on the devices.
+
+    A node loads the report encoder, the bridge the decoder; no device holds
+    both, so a 32 KB heap is asked to hold one side at a time.
+    """
+    answers: list[dict[str, Any]] = [{}] * len(requests)
+    for op in sorted({r["op"] for r in requests}):
+        index = [i for i, r in enumerate(requests) if r["op"] == op]
+        for i, answer in zip(index, answer_all(path, [requests[i] for i in index], heapsize), strict=True):
+            answers[i] = answer
+    return answers
