@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from . import codec
+from . import codec, node
 from .errors import CliError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -19,6 +19,7 @@ Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {
     "decode": ("decode a payload given as hex", codec.add_decode_args, codec.cmd_decode),
     "encode": ("encode a message or command given as JSON", codec.add_encode_args, codec.cmd_encode),
+    "node": ("run the node firmware on the simulated board", node.add_node_args, node.cmd_node),
 }
 
 

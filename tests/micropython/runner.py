@@ -7,61 +7,23 @@ source on the device would need more heap than the code itself.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.micropython import build, command, mpy_cross, shared_sources
+
 REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent  # the .venv that runs pytest has micropython and mpy-cross
-MICROPYTHON = str(BIN / "micropython")
-MPY_CROSS = str(BIN / "mpy-cross")
-SHARED_PACKAGES = ("payload_codec", "firmware")
-
-
-def shared_sources() -> list[Path]:
-    return sorted(p for pkg in SHARED_PACKAGES for p in (REPO / pkg).rglob("*.py"))
-
-
-def mpy_cross(source: Path, target: Path) -> subprocess.CompletedProcess[str]:
-    """Compile source to target, naming it by its path in the repository, as a deploy would.
-
-    The name is kept in the .mpy and loaded with it: an absolute path would make
-    the heap a module needs depend on where the checkout lives.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    name = source.relative_to(REPO) if source.is_relative_to(REPO) else source.name
-    return subprocess.run(
-        [MPY_CROSS, "-s", str(name), "-o", str(target), str(source)], capture_output=True, text=True, timeout=60
-    )
-
-
-def build(dest: Path, extra: tuple[Path, ...] = ()) -> Path:
-    """Compile the shared packages (and extra top-level scripts) into dest; return dest."""
-    for source in shared_sources():
-        result = mpy_cross(source, dest / source.relative_to(REPO).with_suffix(".mpy"))
-        if result.returncode:
-            raise RuntimeError(f"mpy-cross {source}: {result.stderr.strip()}")
-    for source in extra:
-        result = mpy_cross(source, dest / (source.stem + ".mpy"))
-        if result.returncode:
-            raise RuntimeError(f"mpy-cross {source}: {result.stderr.strip()}")
-    return dest
+__all__ = ["REPO", "answer_all", "answer_by_op", "build", "mpy_cross", "run", "shared_sources"]
 
 
 def run(
     path: Path, args: list[str], stdin: str = "", heapsize: str = "32k", timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run micropython in path, with MICROPYPATH=path and a private HOME (the REPL writes its history there).
-
-    The working directory matters: MicroPython searches it first, and from the
-    repository root it would compile the .py sources instead of importing the
-    .mpy build, which needs far more heap.
-    """
-    env = {**os.environ, "MICROPYPATH": str(path), "HOME": str(path)}
+    """Run micropython on the build in path (see gateway.micropython.command)."""
+    cmd, env = command(path, args, heapsize)
     return subprocess.run(
-        [MICROPYTHON, "-X", f"heapsize={heapsize}", *args],
+        cmd,
         input=stdin,
         capture_output=True,
         text=True,

@@ -1,0 +1,82 @@
+"""The firmware's entry point: config, state, one cycle, deep sleep. Never a crash loop.
+
+main.py on the board calls main(board) with the board built by firmware/board.py;
+the desktop simulator calls it with firmware/sim/board.py's SimBoard.
+"""
+
+from .config import ConfigError, load
+from .ringlog import RingLog
+from .state import FlashStore, NodeState, StateError
+
+_WDT_MS = 30000  # longest stretch between two feeds: a DS18B20 conversion plus an SF12 frame
+_RETRY_MS = 60000  # sleep after an unexpected error, instead of restarting at once
+
+
+def _stop(board, log, message, pattern):
+    """Log why the node will not transmit, blink the pattern, and return to the REPL."""
+    log.write(message)
+    board.blink(pattern)
+    return None
+
+
+def main(board, root=None):
+    """Run one wake-up on board; return the deep-sleep time in ms, or None when staying awake.
+
+    On a board, board.deepsleep() never returns; the simulator's returns after
+    advancing virtual time, and main is called again.
+    """
+    root = root or board.root
+    log = RingLog(root, clock=board.clock, echo=board.echo)
+    try:
+        cfg = load(root + "/config.json")
+    except ConfigError as err:
+        return _stop(board, log, str(err), 2)
+    if cfg["role"] != "node":
+        return _stop(board, log, "config: role %s is not built into this firmware yet" % cfg["role"], 3)
+    if board.maintenance():
+        return _stop(board, log, "maintenance: staying awake at the REPL", 1)
+    from .dutycycle import DutyCycle
+    from .node import Node, config_crc
+    from .radio import Radio
+
+    wdt = board.watchdog(_WDT_MS)
+    state = NodeState()
+    reset_cause = board.reset_cause()
+    store = FlashStore(root)
+    state.store = store
+    cold = not state.from_rtc(board.rtc_read())
+    try:
+        if cold:
+            state.restore_flash(store)
+            state.boots += 1
+            state.power_on_ms = board.clock.time_ms()
+            state.last_status_ms = -1  # a status at every boot
+            state.next_slot_ms = 0
+            log.write("boot %d (%s), next frame counter %d" % (state.boots, reset_cause, state.fcnt))
+        else:
+            store.load()  # learn the slot sequence, so the next write goes to the older slot
+    except StateError as err:
+        return _stop(board, log, str(err), 4)
+    r = cfg["radio"]
+    duty = DutyCycle(state.duty)
+    radio = Radio(
+        board.modem(),
+        board.clock,
+        r["channels_khz"],
+        sf=r["sf"],
+        bw_khz=r["bw_khz"],
+        tx_power_dbm=r["tx_power_dbm"],
+        sync_word=r["sync_word"],
+        duty=duty,
+    )
+    sleep_ms = _RETRY_MS
+    try:
+        node = Node(board, cfg, state, log, radio, wdt, config_crc(root + "/config.json"))
+        sleep_ms = node.cycle(reset_cause)
+    except Exception as err:  # the node must sleep and retry, never crash-loop
+        state.faults += 1
+        log.write("error %d: %s: %s" % (state.faults, type(err).__name__, err))
+    state.duty = duty.state()
+    board.rtc_write(state.to_rtc())
+    board.deepsleep(sleep_ms)
+    return sleep_ms

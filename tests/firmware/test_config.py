@@ -1,0 +1,85 @@
+"""config.json: defaults, and a clear error for every mistake before anything transmits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from firmware.config import ConfigError, load, validate
+
+GOOD: dict[str, Any] = {
+    "role": "node",
+    "board": "sim",
+    "dev_addr": "26011bda",
+    "nwk_skey": "00112233445566778899aabbccddeeff",
+    "app_skey": "ffeeddccbbaa99887766554433221100",
+}
+
+
+def with_(**changes: Any) -> dict[str, Any]:
+    return {**GOOD, **changes}
+
+
+def test_defaults() -> None:
+    cfg = validate(dict(GOOD))
+    assert cfg["dev_addr"] == 0x26011BDA
+    assert cfg["nwk_skey"] == bytes.fromhex(GOOD["nwk_skey"])
+    assert cfg["radio"] == {
+        "channels_khz": [868100, 868300, 868500],
+        "sf": 9,
+        "bw_khz": 125,
+        "tx_power_dbm": 14,
+        "sync_word": 0x34,
+    }
+    assert cfg["interval_s"] == 900
+    assert cfg["sensors"]["battery"] is True
+
+
+@pytest.mark.parametrize(
+    ("raw", "phrase"),
+    [
+        ([], "must be an object"),
+        ({k: v for k, v in GOOD.items() if k != "dev_addr"}, "dev_addr is required"),
+        (with_(dev_addr="26011bd"), "dev_addr must be 8 hex digits"),
+        (with_(nwk_skey="zz" * 16), "nwk_skey must be 32 hex digits"),
+        (with_(role="repeater"), "role must be node or gateway"),
+        (with_(colour="red"), "unknown key colour"),
+        (with_(radio={"sf": 13}), "radio.sf = 13 must be a number in 7..12"),
+        (with_(radio={"sfx": 9}), "unknown key radio.sfx"),
+        (with_(radio={"channels_khz": [915000]}), "EU868"),
+        (with_(radio={"channels_khz": []}), "1..16 frequencies"),
+        (with_(radio={"bw_khz": 200}), "125, 250 or 500"),
+        (with_(interval_s=30), "interval_s = 30"),
+        (with_(samples_per_uplink=9), "samples_per_uplink"),
+        (with_(low_battery_v="3.3"), "low_battery_v"),
+        (with_(sensors={"soil_moisture": [{"dry": 100, "wet": 100}]}), "dry == wet"),
+        (with_(sensors={"soil_moisture": [{"dry": 100}]}), "wet is required"),
+        (with_(sensors={"soil_moisture": [{"dry": 1, "wet": 2}] * 5}), "at most 4"),
+        (with_(sensors={"air": "bme280"}), "sensors.air"),
+        (with_(sensors={"traps": 3}), "sensors.traps"),
+        (with_(sensors={"battery": 1}), "true or false"),
+    ],
+)
+def test_mistakes_are_named(raw: Any, phrase: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        validate(raw)
+    assert phrase in str(info.value)
+
+
+def test_load_missing_and_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="missing"):
+        load(str(tmp_path / "config.json"))
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load(str(tmp_path / "config.json"))
+    (tmp_path / "config.json").write_text(json.dumps(GOOD))
+    assert load(str(tmp_path / "config.json"))["board"] == "sim"
+
+
+def test_keys_never_appear_in_config_errors() -> None:
+    with pytest.raises(ConfigError) as info:
+        validate(with_(interval_s=1))
+    assert GOOD["nwk_skey"] not in str(info.value) and GOOD["app_skey"] not in str(info.value)
