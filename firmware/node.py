@@ -132,6 +132,10 @@ class Node:
         """Frame and send one uplink; True when it went out. Counters are persisted first."""
         st = self.state
         cfg = self.cfg
+        if not self.radio.ready():
+            # Checked before a counter is taken: a frame that cannot go out must not use one.
+            self.log.write("radio: %s waits: every band is in its duty-cycle off time" % what)
+            return False
         st.before_send()
         fcnt = st.take_fcnt()
         phy = build_uplink(cfg["dev_addr"], fcnt, fport, payload, cfg["nwk_skey"], cfg["app_skey"])

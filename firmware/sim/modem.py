@@ -1,0 +1,83 @@
+"""A simulated LoRa modem with micropython-lib's sync modem interface, on virtual time.
+
+configure / send / recv / standby / sleep / get_time_on_air_us behave as the
+lora.SX1262 sync driver's do from the caller's side; sending advances the
+virtual clock by the packet's time on air and records the packet. Faults:
+fail_next=N makes the next N sends raise OSError; hang=True makes a send take
+60 s and raise, as a chip stuck in TX would.
+"""
+
+from ..airtime import time_on_air_us
+
+
+class RxPacket(bytearray):
+    """What recv() returns on a board: bytes with reception metadata (snr in dB x 4, as the driver)."""
+
+    def __init__(self, data=b"", ticks_ms=0, rssi=-120, snr=0, crc_error=False):
+        super().__init__(data)
+        self.ticks_ms = ticks_ms
+        self.rssi = rssi
+        self.snr = snr
+        self.crc_error = crc_error
+
+
+class SimModem:
+    def __init__(self, clock, on_send=None):
+        self.clock = clock
+        self.on_send = on_send
+        self.cfg = {}
+        self.sent = []
+        self.keep_sent = True  # a long simulator run prints records instead of keeping them
+        self.state = "standby"
+        self.fail_next = 0
+        self.hang = False
+
+    def configure(self, cfg):
+        self.cfg.update(cfg)
+
+    def get_time_on_air_us(self, length):
+        c = self.cfg
+        return time_on_air_us(
+            length, c.get("sf", 7), int(c.get("bw", "125")), c.get("coding_rate", 5), c.get("preamble_len", 12)
+        )
+
+    def send(self, packet, tx_at_ms=None):
+        if "freq_khz" not in self.cfg:
+            raise RuntimeError("modem not configured: freq_khz missing")
+        if self.fail_next:
+            self.fail_next -= 1
+            raise OSError("simulated radio fault")
+        if self.hang:
+            self.clock.sleep_ms(60000)
+            raise OSError("simulated radio hang")
+        self.state = "tx"
+        start = self.clock.time_ms()
+        airtime = self.get_time_on_air_us(len(packet))
+        self.clock.sleep_us(airtime)
+        record = {
+            "time_ms": start,
+            "freq_khz": self.cfg["freq_khz"],
+            "sf": self.cfg.get("sf", 7),
+            "bw_khz": int(self.cfg.get("bw", "125")),
+            "payload": bytes(packet),
+            "airtime_us": airtime,
+        }
+        if self.keep_sent:
+            self.sent.append(record)
+        self.state = "standby"
+        if self.on_send:
+            self.on_send(record)
+        return self.clock.ticks_ms()
+
+    def recv(self, timeout_ms=None, rx_length=0xFF, rx_packet=None):
+        """No downlinks are simulated yet: wait out the timeout and return None, as on a quiet channel."""
+        self.state = "rx"
+        self.clock.sleep_ms(timeout_ms or 0)
+        self.state = "standby"
+        return None
+
+    def standby(self):
+        self.state = "standby"
+
+    def sleep(self):
+        self.state = "sleep"
