@@ -52,7 +52,7 @@ class Sensors:
 
             cls = sht.SHT4x if s["air"] == "sht4x" else sht.SHT3x
             self.air = cls(board.i2c(), sleep_ms=board.clock.sleep_ms)
-        if self.battery_fitted:
+        if self.battery_fitted and board.battery_divider:
             from .sensors.battery import Battery
 
             self.battery = Battery(board.battery_adc(), board.battery_divider, enable=board.battery_enable())
@@ -106,6 +106,9 @@ class Sensors:
             sample["air_rh_pct"] = self._in_range("air_rh_pct", rh)
         if self.traps:
             sample["insect_count"] = list(traps[: self.traps])
+        if self.battery_fitted and self.battery is None:
+            self._fault("battery", "the board's divider ratio is unknown (boards/<id>.json)")
+            sample["battery_v"] = None
         if self.battery is not None:
             try:
                 v = self.battery.read()
