@@ -1,0 +1,152 @@
+"""Time on air, the EU868 duty cycle and the radio around the modem, over a simulated day."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from firmware.airtime import time_on_air_us
+from firmware.dutycycle import DutyCycle
+from firmware.radio import Radio
+from firmware.sim.clock import SimClock
+from firmware.sim.modem import SimModem
+from tests.micropython import runner
+
+DAY_MS = 86_400_000
+
+
+@pytest.mark.parametrize(
+    ("length", "sf", "us"),
+    [  # Semtech AN1200.13 and ../shared/notes/protocols.md
+        (13, 9, 164_864),
+        (25, 7, 61_696),
+        (25, 8, 113_152),
+        (25, 9, 205_824),
+        (25, 10, 411_648),
+        (25, 11, 823_296),
+        (25, 12, 1_482_752),
+    ],
+)
+def test_time_on_air(length: int, sf: int, us: int) -> None:
+    assert time_on_air_us(length, sf) == us
+
+
+def test_low_data_rate_optimisation_is_automatic() -> None:
+    assert time_on_air_us(30, 11) == time_on_air_us(30, 11, ldro=True) != time_on_air_us(30, 11, ldro=False)
+    assert time_on_air_us(30, 10) == time_on_air_us(30, 10, ldro=False)
+
+
+@pytest.mark.parametrize(
+    ("freq", "band", "limit"),
+    [(863100, 0, 0.001), (867100, 1, 0.01), (868100, 2, 0.01), (868900, 3, 0.001), (869525, 4, 0.1), (869850, 5, 0.01)],
+)
+def test_sub_bands(freq: int, band: int, limit: float) -> None:
+    duty = DutyCycle()
+    assert duty.band(freq) == band
+    assert duty.limit(freq) == pytest.approx(limit)
+
+
+@pytest.mark.parametrize("freq", [862900, 868650, 869300, 870000, 915000])
+def test_outside_the_sub_bands_is_refused(freq: int) -> None:
+    with pytest.raises(ValueError):
+        DutyCycle().band(freq)
+
+
+def test_off_time_and_its_persistence() -> None:
+    duty = DutyCycle()
+    duty.record(868100, 1000, 206)
+    assert duty.available_at_ms(868300) == 1000 + 206 * 100  # same band: 1 %
+    assert duty.available_at_ms(867100) == 0  # another band
+    again = DutyCycle(duty.state())
+    assert again.available_at_ms(868500) == 21600
+
+
+def radio(channels: list[int], sf: int = 9) -> tuple[Radio, SimModem, SimClock]:
+    clock = SimClock(0)
+    modem = SimModem(clock)
+    return Radio(modem, clock, channels, sf=sf), modem, clock
+
+
+def test_send_configures_the_modem_and_puts_it_to_sleep() -> None:
+    r, modem, _ = radio([868100])
+    sent = r.send(bytes(25))
+    assert sent == {"freq_khz": 868100, "sf": 9, "airtime_ms": 206, "start_ms": 0}
+    assert modem.cfg["syncword"] == 0x34 and modem.cfg["bw"] == "125" and modem.cfg["invert_iq_tx"] is False
+    assert modem.state == "sleep"
+
+
+def test_busy_bands_return_none_without_waiting() -> None:
+    r, modem, clock = radio([868100, 868300])
+    assert r.send(bytes(25)) is not None
+    assert not r.ready()
+    assert r.send(bytes(25)) is None
+    assert len(modem.sent) == 1 and clock.time_ms() < 1000
+    assert r.send(bytes(25), max_wait_ms=30_000) is not None  # a short wait may be allowed
+
+
+def test_hops_over_the_channels() -> None:
+    r, modem, clock = radio([867100, 867300, 867500, 867700, 867900])
+    for k in range(50):
+        clock.sleep_ms(30_000)
+        r.send(bytes([k]) * 20)
+    used = {rec["freq_khz"] for rec in modem.sent}
+    assert used == {867100, 867300, 867500, 867700, 867900}
+
+
+@pytest.mark.parametrize("fault", ["fail", "hang"])
+def test_modem_faults_become_oserror_and_leave_it_asleep(fault: str) -> None:
+    r, modem, _ = radio([868100])
+    if fault == "fail":
+        modem.fail_next = 1
+    else:
+        modem.hang = True
+    with pytest.raises(OSError, match="radio"):
+        r.send(bytes(25))
+    assert modem.state == "sleep"
+
+
+def airtime_per_band(sent: list[dict[str, Any]], window_ms: int) -> dict[tuple[int, int], float]:
+    """Transmit time (ms) per (band, window) from the modem's records."""
+    duty = DutyCycle()
+    out: dict[tuple[int, int], float] = defaultdict(float)
+    for rec in sent:
+        out[(duty.band(rec["freq_khz"]), rec["time_ms"] // window_ms)] += rec["airtime_us"] / 1000
+    return out
+
+
+@pytest.mark.parametrize(
+    ("channels", "sf", "gap_ms"),
+    [
+        ([868100, 868300, 868500], 9, 0),  # as fast as the radio allows
+        ([868100, 868300, 868500], 12, 0),
+        ([868100, 868300, 868500, 867100, 867300, 869525], 7, 0),  # three bands
+        ([868100, 868300, 868500], 9, 900_000),  # the node's 15 minutes
+    ],
+)
+def test_a_simulated_day_stays_within_every_band_limit(channels: list[int], sf: int, gap_ms: int) -> None:
+    r, modem, clock = radio(channels, sf)
+    while clock.time_ms() < DAY_MS:
+        if r.send(bytes(25)) is None:
+            clock.sleep_ms(1000)
+        elif gap_ms:
+            clock.sleep_ms(gap_ms)
+    duty = DutyCycle()
+    limits = {duty.band(f): duty.limit(f) for f in channels}
+    for (band, _hour), ms in airtime_per_band(modem.sent, 3_600_000).items():
+        assert ms <= limits[band] * 3_600_000 * 1.01 + 1500  # one frame may straddle the hour
+    for (band, _day), ms in airtime_per_band(modem.sent, DAY_MS).items():
+        assert ms <= limits[band] * DAY_MS
+    assert len(modem.sent) > (20 if gap_ms else 300)
+
+
+def test_the_duty_cycle_day_under_micropython(tmp_path: Path) -> None:
+    script = Path(__file__).with_name("radio_day_micropython.py")
+    root = runner.build(tmp_path, extra=(script,))
+    result = runner.run(root, ["-m", "radio_day_micropython"], heapsize="64k")
+    assert result.returncode == 0, result.stderr
+    frames, worst = result.stdout.split()
+    assert int(frames) > 300
+    assert float(worst) <= 0.01  # the busiest band's share of the day
