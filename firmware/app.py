@@ -72,7 +72,10 @@ def main(board, root=None):
     sleep_ms = _RETRY_MS
     try:
         node = Node(board, cfg, state, log, radio, wdt, config_crc(root + "/config.json"))
-        sleep_ms = node.cycle(reset_cause)
+        if not cold and board.woke_by_trap() and state.next_slot_ms - board.clock.time_ms() > 1000:
+            sleep_ms = node.trap_wake()
+        else:
+            sleep_ms = node.cycle(reset_cause)
     except Exception as err:  # the node must sleep and retry, never crash-loop
         state.faults += 1
         log.write("error %d: %s: %s" % (state.faults, type(err).__name__, err))

@@ -213,16 +213,26 @@ class Board:
             self._ow = onewire.OneWire(machine.Pin(self.spec["onewire"]))
         return self._ow
 
+    def _wake_trap(self):
+        """Which trap woke the chip from deep sleep (ext0: trap 0, ext1: trap 1), or -1."""
+        if not self.spec["trap_pins"] or machine.reset_cause() != machine.DEEPSLEEP_RESET:
+            return -1
+        reason = machine.wake_reason()
+        if reason == getattr(machine, "EXT0_WAKE", -1):
+            return 0
+        if reason == getattr(machine, "EXT1_WAKE", -1) and len(self.spec["trap_pins"]) > 1:
+            return 1
+        return -1
+
+    def woke_by_trap(self):
+        return self._wake_trap() >= 0
+
     def trap_pulses(self):
         """Catches since the last wake-up: on ESP32 a wake by a trap pin is one catch."""
         pulses = [0] * len(self.spec["trap_pins"])
-        if not pulses or machine.reset_cause() != machine.DEEPSLEEP_RESET:
-            return pulses
-        reason = machine.wake_reason()
-        if reason == getattr(machine, "EXT0_WAKE", -1):
-            pulses[0] = 1
-        elif reason == getattr(machine, "EXT1_WAKE", -1) and len(pulses) > 1:
-            pulses[1] = 1
+        trap = self._wake_trap()
+        if trap >= 0:
+            pulses[trap] = 1
         return pulses
 
     def _arm_traps(self):

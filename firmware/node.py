@@ -193,6 +193,20 @@ class Node:
         if self._send(fport, payload, "report"):
             st.pending = []
 
+    def count_traps(self):
+        pulses = self.board.trap_pulses()
+        for i in range(len(pulses)):
+            self.state.traps[i] = (self.state.traps[i] + pulses[i]) & 0xFFFF
+
+    def trap_wake(self):
+        """A wake-up by a trap pin between slots: count the catch, sleep on; return the sleep in ms.
+
+        On ESP32 every catch wakes the chip: running the whole cycle for each
+        would cost a sensor read (and maybe a frame) per insect.
+        """
+        self.count_traps()
+        return max(1000, self.state.next_slot_ms - self.board.clock.time_ms())
+
     def cycle(self, reset_cause):
         """One wake-up; return how long to sleep, in ms."""
         board = self.board
@@ -201,9 +215,7 @@ class Node:
         clock = board.clock
         now = clock.time_ms()
         self.wdt.feed()
-        pulses = board.trap_pulses()
-        for i in range(len(pulses)):
-            st.traps[i] = (st.traps[i] + pulses[i]) & 0xFFFF
+        self.count_traps()
         board.power_sensors(True)
         try:
             sensors = Sensors(board, cfg, self.log)

@@ -125,6 +125,10 @@ class SimBoard:
     def onewire(self):
         return self._ow
 
+    def woke_by_trap(self):
+        """The simulated traps count during sleep (as a ULP counter would): they never wake the chip."""
+        return False
+
     def trap_pulses(self):
         """Catches since the last call, as a pulse counter that runs during sleep would see them."""
         now = self.clock.time_ms()

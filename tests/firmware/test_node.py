@@ -149,3 +149,24 @@ def test_an_unexpected_error_is_logged_and_the_node_retries(tmp_path: Path) -> N
     board.trap_pulses = broken  # type: ignore[method-assign]
     assert run_cycles(board, 1) == [60000]
     assert "ZeroDivisionError" in (tmp_path / "log.0").read_text()
+
+
+def test_a_trap_wake_between_slots_counts_and_sleeps_on(tmp_path: Path) -> None:
+    """On ESP32 each catch wakes the chip: it must count and sleep to its slot, not run a cycle."""
+    write_config(tmp_path)
+    board = make_board(tmp_path)
+    run_cycles(board, 2)
+    frames = len(board.modem().sent)
+    board.woke_by_trap = lambda: True  # type: ignore[method-assign]
+    board.trap_pulses = lambda: [1, 0]  # type: ignore[method-assign]
+    board.clock.now_ms -= board.last_sleep_ms // 2  # wake half-way to the next slot
+    before = board.last_sleep_ms
+    sleep = run_cycles(board, 1)[0]
+    assert len(board.modem().sent) == frames  # nothing read, nothing sent
+    assert sleep is not None and 1000 <= sleep <= before
+    board.woke_by_trap = lambda: False  # type: ignore[method-assign]
+    board.trap_pulses = lambda: [0, 0]  # type: ignore[method-assign]
+    board.clock.sleep_ms(sleep)
+    run_cycles(board, 1)
+    last = reports(opened(board))[-1]["message"]["samples"][-1]["insect_count"]
+    assert last[0] >= 1
