@@ -86,7 +86,7 @@ def airtime(msgs: dict[str, Message]) -> str:
         f"Semtech AN1200.13: {settings};",
         f"PHY payload = FRMPayload + {LORAWAN_OVERHEAD} bytes of LoRaWAN overhead;"
         " Cayenne sends a batch of n as n frames.",
-        "* larger than EU868 allows at this SF (FRMPayload 51 bytes at SF10..SF12, 115 at SF9, 242 at SF7/SF8;",
+        "* larger than EU868 allows at this SF (FRMPayload 51 bytes at SF10..SF12, 115 at SF9, 222 at SF7/SF8;",
         "  LoRa itself stops at 255 PHY bytes): the frame cannot be sent, the figure is only the formula's.",
     ]
     body = (

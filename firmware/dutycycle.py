@@ -1,4 +1,5 @@
-"""EU868 duty cycle per sub-band: after each transmission its band stays silent for an off time.
+"""EU868 duty cycle per sub-band (after each transmission its band stays silent for an off time),
+and the region's payload limits.
 
 Sub-bands and limits: ETSI EN 300 220-2 / ERC Recommendation 70-03, annex 1
 (as LoRaWAN RP002 uses them). The off time after a frame of airtime t in a
@@ -8,6 +9,10 @@ Times are milliseconds on the board's RTC clock, which runs through deep
 sleep; they exceed 2**30 and are long ints on a 32-bit board, which is fine
 outside interrupt handlers.
 """
+
+# Largest FRMPayload per SF at 125 kHz (RP002-1.0.3 2.4.6: DR5..DR0 = SF7..SF12), without FOpts and
+# with repeater compatibility, which is the conservative column for a node.
+MAX_PAYLOAD = {7: 222, 8: 222, 9: 115, 10: 51, 11: 51, 12: 51}
 
 # (lowest kHz, highest kHz, 1/duty): 0.1 % -> 1000, 1 % -> 100, 10 % -> 10
 _BANDS = (

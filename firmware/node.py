@@ -11,10 +11,8 @@ from binascii import crc32
 from payload_codec import CodecError, encode_uplink
 from payload_codec.lorawan import build_uplink
 
+from .dutycycle import MAX_PAYLOAD
 from .version import VERSION
-
-# EU868 (RP002-1.0.3, 2.4.3): the largest FRMPayload per SF at 125 kHz, without FOpts.
-_MAX_PAYLOAD = {7: 222, 8: 222, 9: 115, 10: 51, 11: 51, 12: 51}
 
 # Readings outside the report's ranges are faults (a probe shorted to a rail), except the
 # battery, which reads above 4.55 V while a charger is connected.
@@ -174,7 +172,7 @@ class Node:
 
     def _report(self, now_ms):
         st = self.state
-        limit = _MAX_PAYLOAD[self.cfg["radio"]["sf"]]
+        limit = MAX_PAYLOAD[self.cfg["radio"]["sf"]]
         samples = st.samples(now_ms)
         while samples:
             try:

@@ -7,23 +7,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.messages import STANDARD as STANDARD_SAMPLE
 from payload_codec import decode_downlink, decode_uplink, encode_downlink, encode_uplink
 from tests import strategies as ms
 
-STANDARD = {
-    "type": "report",
-    "samples": [
-        {
-            "age_s": 0,
-            "soil_moisture_pct": [23.4, 31.2],
-            "soil_temp_c": [12.3],
-            "air_temp_c": 17.8,
-            "air_rh_pct": 65.5,
-            "insect_count": [42],
-            "battery_v": 3.87,
-        }
-    ],
-}
+STANDARD = {"type": "report", "samples": [dict(STANDARD_SAMPLE)]}
 
 
 @settings(max_examples=1500)
