@@ -4,9 +4,11 @@ main.py on the board calls main(board) with the board built by firmware/board.py
 the desktop simulator calls it with firmware/sim/board.py's SimBoard.
 """
 
-from .config import ConfigError, load
+import gc
+
 from .ringlog import RingLog
 from .state import FlashStore, NodeState, StateError
+from .unload import unload
 
 _WDT_MS = 30000  # longest stretch between two feeds: a DS18B20 conversion plus an SF12 frame
 _RETRY_MS = 60000  # sleep after an unexpected error, instead of restarting at once
@@ -19,6 +21,19 @@ def _stop(board, log, message, pattern):
     return None
 
 
+def _load_config(path):
+    """(config, None) or (None, why): the config module is unloaded again either way."""
+    from . import config
+
+    try:
+        return config.load(path), None
+    except config.ConfigError as err:
+        return None, str(err)
+    finally:
+        config = None
+        unload("firmware.config")
+
+
 def main(board, root=None):
     """Run one wake-up on board; return the deep-sleep time in ms, or None when staying awake.
 
@@ -27,10 +42,9 @@ def main(board, root=None):
     """
     root = root or board.root
     log = RingLog(root, clock=board.clock, echo=board.echo)
-    try:
-        cfg = load(root + "/config.json")
-    except ConfigError as err:
-        return _stop(board, log, str(err), 2)
+    cfg, why = _load_config(root + "/config.json")
+    if cfg is None:
+        return _stop(board, log, why, 2)
     if cfg["role"] != "node":
         return _stop(board, log, "config: role %s is not built into this firmware yet" % cfg["role"], 3)
     if board.maintenance():
@@ -70,6 +84,7 @@ def main(board, root=None):
         duty=duty,
     )
     sleep_ms = _RETRY_MS
+    gc.collect()  # the cycle allocates most; start it on an unfragmented heap
     try:
         node = Node(board, cfg, state, log, radio, wdt, config_crc(root + "/config.json"))
         if not cold and board.woke_by_trap() and state.next_slot_ms - board.clock.time_ms() > 1000:

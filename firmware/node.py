@@ -12,6 +12,7 @@ from payload_codec import CodecError, encode_uplink
 from payload_codec.lorawan import build_uplink
 
 from .dutycycle import MAX_PAYLOAD
+from .unload import unload
 from .version import VERSION
 
 # Readings outside the report's ranges are faults (a probe shorted to a rail), except the
@@ -167,6 +168,8 @@ class Node:
             "radio_errors": st.radio_errors & 0xFFFFFFFF,
         }
         fport, payload = encode_uplink(message)
+        # A status goes out once a day: its encoder need not hold heap until the next one.
+        unload("payload_codec.status")
         if self._send(fport, payload, "status"):
             st.last_status_ms = now_ms
 
