@@ -71,21 +71,23 @@ def main(board, root=None):
             store.load()  # learn the slot sequence, so the next write goes to the older slot
     except StateError as err:
         return _stop(board, log, str(err), 4)
-    r = cfg["radio"]
     duty = DutyCycle(state.duty)
-    radio = Radio(
-        board.modem(),
-        board.clock,
-        r["channels_khz"],
-        sf=r["sf"],
-        bw_khz=r["bw_khz"],
-        tx_power_dbm=r["tx_power_dbm"],
-        sync_word=r["sync_word"],
-        duty=duty,
-    )
     sleep_ms = _RETRY_MS
     gc.collect()  # the cycle allocates most; start it on an unfragmented heap
     try:
+        # Inside the guard: a radio chip that does not answer raises here, and the node must still
+        # sleep and retry rather than leave the armed watchdog to reset it over and over.
+        r = cfg["radio"]
+        radio = Radio(
+            board.modem(),
+            board.clock,
+            r["channels_khz"],
+            sf=r["sf"],
+            bw_khz=r["bw_khz"],
+            tx_power_dbm=r["tx_power_dbm"],
+            sync_word=r["sync_word"],
+            duty=duty,
+        )
         node = Node(board, cfg, state, log, radio, wdt, config_crc(root + "/config.json"))
         if not cold and board.woke_by_trap() and state.next_slot_ms - board.clock.time_ms() > 1000:
             sleep_ms = node.trap_wake()

@@ -170,3 +170,15 @@ def test_a_trap_wake_between_slots_counts_and_sleeps_on(tmp_path: Path) -> None:
     run_cycles(board, 1)
     last = reports(opened(board))[-1]["message"]["samples"][-1]["insect_count"]
     assert last[0] >= 1
+
+
+def test_a_radio_chip_that_does_not_answer_is_retried_not_a_crash(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    board = make_board(tmp_path)
+
+    def dead_chip() -> None:
+        raise RuntimeError("SX1262 not found")  # what the driver raises when the chip is silent
+
+    board.modem = dead_chip  # type: ignore[method-assign]
+    assert run_cycles(board, 2) == [60000, 60000]
+    assert "RuntimeError: SX1262 not found" in (tmp_path / "log.0").read_text()
