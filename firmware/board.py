@@ -19,6 +19,7 @@ _CAUSES = (
     ("HARD_RESET", "hard"),
     ("BROWNOUT_RESET", "brownout"),
 )
+_RP2040_WDT_MAX_MS = 8388
 _ATTEN = {"0dB": "ATTN_0DB", "2.5dB": "ATTN_2_5DB", "6dB": "ATTN_6DB", "11dB": "ATTN_11DB"}
 
 
@@ -116,6 +117,11 @@ class Board:
             f.write(blob)
 
     def watchdog(self, timeout_ms):
+        # The RP2040's watchdog counts to at most 8388 ms (its 24-bit counter at 2 ticks per µs);
+        # asking for more raises. A cycle's longest stretch between feeds (a DS18B20 conversion,
+        # an SF12 frame) stays well under that.
+        if self.spec["mcu"] == "rp2040":
+            timeout_ms = min(timeout_ms, _RP2040_WDT_MAX_MS)
         return machine.WDT(timeout=timeout_ms)
 
     def maintenance(self):
