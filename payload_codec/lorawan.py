@@ -176,99 +176,19 @@ def build_downlink(
     return _build(mtype, _DIR_DOWN, dev_addr, fcnt, fport, payload, nwk_skey, app_skey, fctrl, fopts)
 
 
+# Parsing and opening frames live in lorawan_open.py, loaded on first use: a node
+# only builds uplinks, and on its heap the opening code would cost about 5 KB.
+
+
 def parse_frame(phy):
     """Split a data frame into its fields without keys; the payload stays encrypted.
 
     Returns a dict: mtype (name), dev_addr, adr, ack, fctrl (the raw byte),
     fopts, fcnt16, fport (None when absent), frm_payload, mic.
     """
-    _check_bytes(phy, "a frame")
-    n = len(phy)
-    if n < _MIN_LEN:
-        raise FrameError("frame too short: %d bytes, a data frame has at least %d" % (n, _MIN_LEN))
-    if n > _MAX_LEN:
-        raise FrameError("frame too long: %d bytes, at most %d" % (n, _MAX_LEN))
-    mhdr = phy[0]
-    if mhdr & 0x03:
-        raise FrameError("MHDR 0x%02x: Major %d is not LoRaWAN R1 (0)" % (mhdr, mhdr & 0x03))
-    mtype = mhdr >> 5
-    if mtype < _MTYPE_UNCONFIRMED_UP or mtype > _MTYPE_CONFIRMED_DOWN:
-        raise FrameError("not a data frame: MType %d (%s)" % (mtype, _MTYPES[mtype]))
-    dev_addr, fctrl, fcnt16 = struct.unpack_from("<IBH", phy, 1)
-    nopts = fctrl & 0x0F
-    head = 8 + nopts
-    if head > n - 4:
-        raise FrameError("FOptsLen %d runs past the end of a %d-byte frame" % (nopts, n))
-    fport = None
-    if head < n - 4:
-        fport = phy[head]
-        if fport == 0 and nopts:
-            raise FrameError("FPort 0 with %d bytes of FOpts: MAC commands may not be in both" % nopts)
-        head += 1
-    return {
-        "mtype": _MTYPES[mtype],
-        "dev_addr": dev_addr,
-        "adr": bool(fctrl & _FCTRL_ADR),
-        "ack": bool(fctrl & _FCTRL_ACK),
-        "fctrl": fctrl,
-        "fopts": bytes(phy[8 : 8 + nopts]),
-        "fcnt16": fcnt16,
-        "fport": fport,
-        "frm_payload": bytes(phy[head : n - 4]),
-        "mic": bytes(phy[n - 4 :]),
-    }
+    from .lorawan_open import parse_frame as parse
 
-
-def _same_mic(a, b):
-    """Compare two 4-byte MICs in time that does not depend on where they differ."""
-    diff = 0
-    for i in range(4):
-        diff |= a[i] ^ b[i]
-    return diff == 0
-
-
-def _open(phy, nwk_skey, app_skey, last_fcnt, direction, mtypes):
-    _check_key(nwk_skey, "nwk_skey")
-    _check_key(app_skey, "app_skey")
-    if last_fcnt is not None:
-        _check_u32(last_fcnt, "last_fcnt")
-    info = parse_frame(phy)
-    if info["mtype"] not in mtypes:
-        raise FrameError("expected %s, got a %s frame" % (" or ".join(mtypes), info["mtype"]))
-    dev_addr = info["dev_addr"]
-    fcnt16 = info["fcnt16"]
-    n = len(phy)
-    mic = bytearray(16)
-
-    def signed_with(fcnt):
-        _mic(nwk_skey, direction, dev_addr, fcnt, phy, n - 4, mic)
-        return _same_mic(mic, info["mic"])
-
-    # 4.3.1.5: only the low 16 bits travel. The frame's counter is the next one
-    # after last_fcnt with those bits; if it does not sign but the one before
-    # (at or below last_fcnt) does, the frame is an old one sent again.
-    if last_fcnt is None:
-        fcnt = fcnt16
-    else:
-        fcnt = (last_fcnt & 0xFFFF0000) | fcnt16
-        if fcnt <= last_fcnt:
-            fcnt += 0x10000
-    if fcnt > _FCNT_MAX or not signed_with(fcnt):
-        if last_fcnt is not None and fcnt >= 0x10000 and signed_with(fcnt - 0x10000):
-            raise ReplayError(
-                "replay: DevAddr %08x FCnt %d is not greater than the last accepted %d"
-                % (dev_addr, fcnt - 0x10000, last_fcnt)
-            )
-        raise MicError("MIC mismatch for DevAddr %08x FCnt %d" % (dev_addr, fcnt))
-    fport = info["fport"]
-    payload = bytearray(info["frm_payload"])
-    if fport is not None:
-        _crypt(nwk_skey if fport == 0 else app_skey, direction, dev_addr, fcnt, payload, 0, len(payload))
-    return fcnt, fport, bytes(payload)
-
-
-_UPLINKS = ("unconfirmed_up", "confirmed_up")
-_DOWNLINKS = ("unconfirmed_down", "confirmed_down")
+    return parse(phy)
 
 
 def open_uplink(phy, nwk_skey, app_skey, last_fcnt=None):
@@ -278,9 +198,13 @@ def open_uplink(phy, nwk_skey, app_skey, last_fcnt=None):
     first frame (then the high 16 bits are taken as 0). Raises ReplayError,
     MicError or FrameError; nothing else, whatever the bytes.
     """
-    return _open(phy, nwk_skey, app_skey, last_fcnt, _DIR_UP, _UPLINKS)
+    from .lorawan_open import open_frame
+
+    return open_frame(phy, nwk_skey, app_skey, last_fcnt, _DIR_UP, ("unconfirmed_up", "confirmed_up"))
 
 
 def open_downlink(phy, nwk_skey, app_skey, last_fcnt=None):
     """Check and decrypt a downlink; return (fcnt, fport, plaintext). As open_uplink."""
-    return _open(phy, nwk_skey, app_skey, last_fcnt, _DIR_DOWN, _DOWNLINKS)
+    from .lorawan_open import open_frame
+
+    return open_frame(phy, nwk_skey, app_skey, last_fcnt, _DIR_DOWN, ("unconfirmed_down", "confirmed_down"))
