@@ -1,0 +1,77 @@
+"""The node registry and `akker nodes`: one node per name and DevAddr, keys kept out of sight."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.registry import Registry, RegistryError, open_db
+
+AKKER = str(Path(sys.executable).parent / "akker")
+NWK = "00112233445566778899aabbccddeeff"
+APP = "ffeeddccbbaa99887766554433221100"
+
+
+def akker(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([AKKER, *args], capture_output=True, text=True, timeout=30)
+
+
+def add(db: Path, name: str = "north-3", dev_addr: str = "26011bda", *extra: str) -> subprocess.CompletedProcess[str]:
+    return akker("nodes", "add", "--db", str(db), "--name", name, "--dev-addr", dev_addr, "--nwk-skey", NWK,
+                 "--app-skey", APP, *extra)  # fmt: skip
+
+
+def test_add_list_and_keys_only_on_request(tmp_path: Path) -> None:
+    db = tmp_path / "bridge.db"
+    assert add(db, "north-3", "26011bda", "--board", "heltec_v3").returncode == 0
+    assert add(db, "south-1", "26011bdb").returncode == 0
+    assert oct(db.stat().st_mode & 0o777) == "0o600"
+    plain = akker("nodes", "list", "--db", str(db), "--json")
+    rows = [json.loads(line) for line in plain.stdout.splitlines()]
+    assert [(r["name"], r["dev_addr"], r["board"]) for r in rows] == [
+        ("north-3", "26011bda", "heltec_v3"),
+        ("south-1", "26011bdb", None),
+    ]
+    assert NWK not in plain.stdout and APP not in plain.stdout
+    shown = akker("nodes", "list", "--db", str(db), "--show-keys")
+    assert NWK in shown.stdout and APP in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (("north-3", "26011bdc"), "already exists"),
+        (("east-2", "26011bda"), "already belongs to north-3"),
+        (("east-2", "26011bd"), "--dev-addr must be 8 hex digits"),
+        (("east 2", "26011bdc"), "letters, digits"),
+        (("east-2", "26011bdc", "--board", "esp8266"), "unknown board 'esp8266'"),
+    ],
+)
+def test_refusals_name_the_fix(tmp_path: Path, args: tuple[str, ...], phrase: str) -> None:
+    db = tmp_path / "bridge.db"
+    add(db)
+    result = add(db, *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith("akker: ") and phrase in result.stderr
+    assert NWK not in result.stderr and APP not in result.stderr
+
+
+def test_list_without_a_database(tmp_path: Path) -> None:
+    result = akker("nodes", "list", "--db", str(tmp_path / "none.db"))
+    assert result.returncode == 2 and "akker nodes add" in result.stderr
+
+
+def test_registry_lookup_and_counter(tmp_path: Path) -> None:
+    reg = Registry(open_db(tmp_path / "b.db"))
+    node = reg.add("n1", 0xFEDCBA98, bytes(range(16)), bytes(range(1, 17)))
+    assert reg.by_dev_addr(0xFEDCBA98) == node
+    assert reg.by_dev_addr(1) is None
+    reg.set_last_fcnt(0xFEDCBA98, 70000)
+    assert reg.by_name("n1").last_fcnt == 70000  # type: ignore[union-attr]
+    assert bytes(range(16)).hex() not in repr(node)
+    with pytest.raises(RegistryError, match="must differ"):
+        reg.add("n2", 2, bytes(16), bytes(16))
