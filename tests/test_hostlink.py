@@ -10,11 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from payload_codec.hostlink import (
-    ACK,
     CONFIGURE,
     PING,
-    PONG,
-    RX,
     FrameReader,
     LinkError,
     cobs_decode,
@@ -30,7 +27,7 @@ from payload_codec.hostlink import (
     encode_pong,
     encode_rx,
 )
-from tests.micropython import runner
+from tests.micropython import hostlink_check, runner
 
 SCRIPT = Path(__file__).parent / "micropython" / "hostlink_check.py"
 
@@ -140,22 +137,7 @@ def test_micropython_frames_the_same_bytes(tmp_path: Path) -> None:
     result = runner.run(root, ["-m", "hostlink_check"], heapsize="32k")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.split("\n")
-    packet = {
-        "ticks_ms": 4294967295,
-        "freq_khz": 868100,
-        "sf": 12,
-        "bw_khz": 125,
-        "rssi_dbm": -121,
-        "snr_db": -17.5,
-        "crc_error": True,
-        "phy": bytes(range(255)),
-    }
-    expected = [
-        encode_frame(RX, 65535, encode_rx(packet)),
-        encode_frame(PING, 0),
-        encode_frame(PONG, 1, encode_pong((0, 1, 0), "heltec_v3")),
-        encode_frame(ACK, 2, encode_ack(1, True)),
-    ]
+    expected = hostlink_check.frames()
     assert lines[:4] == [f.hex() for f in expected]
     assert lines[4] == f"4 1 0 {PING}"  # the REPL text before the first frame is one damaged chunk
     assert CONFIGURE != PING

@@ -1,4 +1,5 @@
-"""Runs under MicroPython: frames the same inputs as tests/test_hostlink.py and prints them as hex lines."""
+"""Runs under MicroPython (`-m hostlink_check`): prints its frames as hex lines; tests/test_hostlink.py
+imports the same inputs and compares with CPython."""
 
 from binascii import hexlify
 
@@ -26,14 +27,25 @@ RX_PACKET = {
     "phy": bytes(range(255)),
 }
 
-frames = [
-    encode_frame(RX, 65535, encode_rx(RX_PACKET)),
-    encode_frame(PING, 0),
-    encode_frame(PONG, 1, encode_pong((0, 1, 0), "heltec_v3")),
-    encode_frame(ACK, 2, encode_ack(1, True)),
-]
-for f in frames:
-    print(hexlify(f).decode())
-reader = FrameReader()
-got = reader.feed(b"REPL text\r\n>>> " + b"".join(frames))
-print(len(got), reader.damaged, reader.lost, decode_frame(frames[1][1:-1])[0])
+
+def frames():
+    """The frames both runtimes must produce byte for byte."""
+    return [
+        encode_frame(RX, 65535, encode_rx(RX_PACKET)),
+        encode_frame(PING, 0),
+        encode_frame(PONG, 1, encode_pong((0, 1, 0), "heltec_v3")),
+        encode_frame(ACK, 2, encode_ack(1, True)),
+    ]
+
+
+def main():
+    wire = frames()
+    for f in wire:
+        print(hexlify(f).decode())
+    reader = FrameReader()
+    got = reader.feed(b"REPL text\r\n>>> " + b"".join(wire))
+    print(len(got), reader.damaged, reader.lost, decode_frame(wire[1][1:-1])[0])
+
+
+if __name__ == "__main__":
+    main()
