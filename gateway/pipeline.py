@@ -1,0 +1,288 @@
+"""The bridge's pipeline: check, deduplicate, decrypt, decode, derive and store every frame.
+
+Sources submit UplinkFrames; one thread takes them in batches and runs each
+through the stages below inside one SQLite transaction, commits, and only then
+tells the sources (so a gateway's PUSH_ACK means "stored") and wakes the
+delivery workers. Stages, in order, each a counted rejection when it fails:
+
+1. the radio's CRC (bad_crc)
+2. deduplication: the same PHYPayload within the window merges its reception
+   into the stored record; outside it, it is an old frame sent again (replay)
+3. LoRaWAN data-frame syntax (malformed)
+4. the node, by DevAddr, in the registry (unknown_dev_addr)
+5. the MIC and the 32-bit frame counter (bad_mic, replay)
+6. decryption and payload_codec.decode_uplink (codec_error: the authentic
+   frame is stored with its error, never delivered)
+7. derived values (catches since the previous report), then the record and an
+   outbox row per sink.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from gateway import derive, store
+from gateway.frame import UplinkFrame, iso_utc
+from gateway.registry import Node, Registry
+from payload_codec import CodecError, decode_uplink
+from payload_codec.lorawan import FrameError, MicError, ReplayError, open_uplink, parse_frame
+
+log = logging.getLogger("akker.pipeline")
+
+DEDUP_WINDOW_S = 2.0  # receptions of one frame by several gateways arrive within this of each other
+_RECENT = 4096  # PHYPayloads remembered in memory for deduplication (the store answers beyond)
+_NODE_RELOAD_S = 1.0  # at most this often, an unknown DevAddr reloads the registry (nodes added while running)
+
+
+@dataclass
+class _Batch:
+    frames: list[UplinkFrame] = field(default_factory=list)
+    done: list[Callable[[], None]] = field(default_factory=list)
+
+
+class Pipeline:
+    """The Intake every source submits to; see the module docstring for the stages."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        sinks: Sequence[str],
+        dedup_window_s: float = DEDUP_WINDOW_S,
+        queue_size: int = 1024,
+        batch_size: int = 256,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.db_path = db_path
+        self.sinks = list(sinks)
+        self.dedup_window_s = dedup_window_s
+        self.batch_size = batch_size
+        self.on_commit = on_commit
+        self._queue: queue.Queue[tuple[Sequence[UplinkFrame], Callable[[], None] | None] | None] = queue.Queue(
+            queue_size
+        )
+        self._counts: dict[str, int] = {}
+        self._counts_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._writer: store.Writer | None = None
+        self._nodes: dict[int, Node] = {}
+        self._nodes_loaded = float("-inf")
+        self._recent: OrderedDict[bytes, tuple[int, datetime]] = OrderedDict()
+
+    # -------------------------------------------------------------- Intake
+
+    def submit(self, frames: Sequence[UplinkFrame], on_done: Callable[[], None] | None = None) -> None:
+        self._queue.put((frames, on_done))
+
+    def count(self, counter: str, n: int = 1) -> None:
+        with self._counts_lock:
+            self._counts[counter] = self._counts.get(counter, 0) + n
+
+    # -------------------------------------------------------------- running
+
+    def open(self) -> None:
+        """Connect to the store; start() does it too. Separate so that tests can run process() directly."""
+        if self._writer is None:
+            self._writer = store.Writer(store.connect(self.db_path))
+            self._reload_nodes(force=True)
+
+    def start(self) -> None:
+        self.open()
+        self._thread = threading.Thread(target=self._run, name="akker-pipeline", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Process everything already submitted, then stop. Sources must be stopped first."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self.flush_counts()
+        if self._writer is not None:
+            self._writer.db.close()
+            self._writer = None
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            batch = _Batch()
+            while item is not None:
+                frames, done = item
+                batch.frames.extend(frames)
+                if done is not None:
+                    batch.done.append(done)
+                if len(batch.frames) >= self.batch_size:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            else:
+                stopping = True
+            if batch.frames or batch.done:
+                self.process(batch.frames)
+                for done in batch.done:
+                    try:
+                        done()
+                    except Exception:  # a source's acknowledgement failing must not stop the pipeline
+                        log.exception("source acknowledgement failed")
+
+    def flush_counts(self) -> None:
+        if self._writer is None:
+            return
+        with self._counts_lock:
+            counts, self._counts = self._counts, {}
+        if counts:
+            w = self._writer
+            w.begin()
+            w.add_counters(counts)
+            w.commit()
+
+    def process(self, frames: Sequence[UplinkFrame]) -> list[str]:
+        """Run frames through every stage in one transaction; return each one's outcome (a counter name)."""
+        self.open()
+        w = self._writer
+        assert w is not None
+        outcomes: list[str] = []
+        counts: dict[str, int] = {}
+        w.begin()
+        try:
+            for frame in frames:
+                w.db.execute("SAVEPOINT frame")
+                try:
+                    outcome = self._one(w, frame)
+                    w.db.execute("RELEASE frame")
+                except Exception:  # a bug must cost one frame, counted and logged, not the bridge
+                    w.db.execute("ROLLBACK TO frame")
+                    w.db.execute("RELEASE frame")
+                    log.exception("internal error on a frame from %s", frame.rx.gateway)
+                    outcome = "internal_error"
+                outcomes.append(outcome)
+                counts["received"] = counts.get("received", 0) + 1
+                counts[outcome] = counts.get(outcome, 0) + 1
+            with self._counts_lock:
+                for k, v in self._counts.items():
+                    counts[k] = counts.get(k, 0) + v
+                self._counts = {}
+            w.add_counters(counts)
+            w.commit()
+        except BaseException:
+            w.rollback()
+            self._recent.clear()  # it may name records that were just rolled back
+            raise
+        if self.on_commit is not None and "accepted" in outcomes:
+            self.on_commit()
+        return outcomes
+
+    # -------------------------------------------------------------- stages
+
+    def _reject(self, reason: str, frame: UplinkFrame, detail: str) -> str:
+        log.warning("rejected reason=%s gateway=%s source=%s detail=%r", reason, frame.rx.gateway, frame.source, detail)
+        return "rejected_" + reason
+
+    def _reload_nodes(self, force: bool = False) -> None:
+        now = datetime.now().timestamp()
+        if not force and now - self._nodes_loaded < _NODE_RELOAD_S:
+            return
+        assert self._writer is not None
+        self._nodes = {n.dev_addr: n for n in Registry(self._writer.db).all()}
+        self._nodes_loaded = now
+
+    def _node(self, dev_addr: int) -> Node | None:
+        node = self._nodes.get(dev_addr)
+        if node is None:
+            self._reload_nodes()
+            node = self._nodes.get(dev_addr)
+        return node
+
+    def _duplicate(self, w: store.Writer, frame: UplinkFrame) -> str | None:
+        hit = self._recent.get(frame.phy)
+        if hit is not None:
+            record_id, first = hit
+            row = w.find_phy(frame.phy)
+            rx = row[2] if row else "[]"
+        else:
+            row = w.find_phy(frame.phy)
+            if row is None:
+                return None
+            record_id, first = row[0], datetime.fromisoformat(row[1].replace("Z", "+00:00"))
+            rx = row[2]
+        if (frame.received_at - first).total_seconds() > self.dedup_window_s:
+            return self._reject("replay", frame, "the same frame again, after the deduplication window")
+        receptions = json.loads(rx)
+        if all(r.get("gateway") != frame.rx.gateway for r in receptions):
+            receptions.append(frame.rx.as_json())
+            w.set_rx(record_id, receptions)
+        return "duplicate"
+
+    def _one(self, w: store.Writer, frame: UplinkFrame) -> str:
+        if not frame.rx.crc_ok:
+            return self._reject("bad_crc", frame, "the radio's CRC failed")
+        dup = self._duplicate(w, frame)
+        if dup is not None:
+            return dup
+        try:
+            info = parse_frame(frame.phy)
+        except FrameError as err:
+            return self._reject("malformed", frame, str(err))
+        if info["mtype"] not in ("unconfirmed_up", "confirmed_up"):
+            return self._reject("malformed", frame, f"a {info['mtype']} frame, not an uplink")
+        dev_addr = int(info["dev_addr"])
+        node = self._node(dev_addr)
+        if node is None:
+            return self._reject("unknown_dev_addr", frame, f"DevAddr {dev_addr:08x} is not registered")
+        row = w.db.execute("SELECT last_fcnt FROM nodes WHERE dev_addr = ?", (dev_addr,)).fetchone()
+        last_fcnt = None if row is None or row[0] is None else int(row[0])
+        try:
+            fcnt, fport, plain = open_uplink(frame.phy, node.nwk_skey, node.app_skey, last_fcnt)
+        except ReplayError as err:
+            return self._reject("replay", frame, str(err))
+        except MicError as err:
+            return self._reject("bad_mic", frame, str(err))
+        except FrameError as err:
+            return self._reject("malformed", frame, str(err))
+        data: dict[str, object] | None = None
+        derived: dict[str, object] | None = None
+        error: str | None = None
+        try:
+            if fport is None or fport == 0:
+                raise CodecError(f"no application payload (FPort {fport}): MAC commands are not handled yet")
+            data = decode_uplink(fport, plain)
+        except CodecError as err:
+            error = str(err)
+        if data is not None and data.get("type") == "report":
+            samples = data["samples"]
+            assert isinstance(samples, list)
+            per_sample, counts = derive.report_catches(samples, w.trap_counts(dev_addr))
+            derived = {"catches": per_sample}
+            if counts is not None:
+                w.set_trap_counts(dev_addr, counts)
+        record_id = w.insert(
+            dev_addr=dev_addr,
+            fcnt=fcnt,
+            node=node.name,
+            fport=fport,
+            phy=frame.phy,
+            received_at=iso_utc(frame.received_at),
+            data=data,
+            derived=derived or {},
+            error=error,
+            rx=[frame.rx.as_json()],
+            sinks=self.sinks,
+        )
+        w.set_last_fcnt(dev_addr, fcnt)
+        self._recent[frame.phy] = (record_id, frame.received_at)
+        if len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
+        if error is not None:
+            return self._reject("codec_error", frame, error)
+        log.debug("accepted node=%s fcnt=%d fport=%s", node.name, fcnt, fport)
+        return "accepted"
