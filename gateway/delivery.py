@@ -29,14 +29,20 @@ class Worker:
         self.db_path = db_path
         self.batch = batch
         self._wake = threading.Event()
+        self._ready = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._deadline = float("inf")
 
     def start(self) -> None:
+        self.sink.on_ready = self._sink_ready
         self.sink.start()
         self._thread = threading.Thread(target=self._run, name=f"akker-deliver-{self.sink.name}", daemon=True)
         self._thread.start()
+
+    def _sink_ready(self) -> None:
+        self._ready.set()
+        self._wake.set()
 
     def wake(self) -> None:
         """New records are committed: look now rather than at the next poll."""
@@ -87,7 +93,10 @@ class Worker:
                 if self._stopping.is_set():
                     return  # the rest waits in the outbox for the next run
                 self._wake.wait(backoff)
-                self._wake.clear()
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                if self._ready.is_set():  # the sink said it is back: retry now, from the shortest backoff
+                    self._ready.clear()
+                    backoff = BACKOFF_FIRST_S
+                else:
+                    backoff = min(backoff * 2, BACKOFF_MAX_S)
         finally:
             outbox.db.close()

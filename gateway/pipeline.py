@@ -22,7 +22,9 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -128,12 +130,24 @@ class Pipeline:
             else:
                 stopping = True
             if batch.frames or batch.done:
-                self.process(batch.frames)
+                self._process_until_stored(batch.frames)
                 for done in batch.done:
                     try:
                         done()
                     except Exception:  # a source's acknowledgement failing must not stop the pipeline
                         log.exception("source acknowledgement failed")
+
+    def _process_until_stored(self, frames: Sequence[UplinkFrame]) -> None:
+        """Retry a batch the store refused (disk full, a lock held too long): unstored frames are never acked."""
+        delay = 0.1
+        while True:
+            try:
+                self.process(frames)
+                return
+            except sqlite3.Error as err:
+                log.error("store_failed frames=%d detail=%r: retrying in %.1f s", len(frames), str(err), delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     def flush_counts(self) -> None:
         if self._writer is None:

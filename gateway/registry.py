@@ -44,12 +44,16 @@ class Node:
         return f"Node(name={self.name!r}, dev_addr={self.dev_addr:08x}, board={self.board!r})"
 
 
-def open_db(path: Path) -> sqlite3.Connection:
-    """Open (creating with mode 0600) the bridge database, in WAL mode."""
+def open_db(path: Path, check_same_thread: bool = True) -> sqlite3.Connection:
+    """Open (creating with mode 0600) the bridge database, in WAL mode.
+
+    check_same_thread=False for a connection that one thread opens and another
+    uses (never two at once): the bridge's workers open theirs before starting.
+    """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    db = sqlite3.connect(path)
+    db = sqlite3.connect(path, check_same_thread=check_same_thread)
     db.execute("PRAGMA journal_mode=WAL")
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > _SCHEMA_VERSION:

@@ -106,8 +106,11 @@ def _record(row: tuple[object, ...]) -> Record:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """A connection of one thread to the bridge database, created (mode 0600) and migrated if needed."""
-    db = open_db(path)
+    """A connection to the bridge database, created (mode 0600) and migrated if needed.
+
+    One thread uses it at a time; it may be opened by another (a worker's, before it starts).
+    """
+    db = open_db(path, check_same_thread=False)
     db.executescript(_SCHEMA)
     db.isolation_level = None  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
     db.execute("PRAGMA synchronous=FULL")

@@ -7,7 +7,7 @@ stored, and a sink that is down delays only itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from gateway.store import Record
@@ -19,6 +19,9 @@ class SinkDown(Exception):
 
 class Sink(Protocol):
     name: str  # the outbox key: "mqtt", "jsonl", "webhook"
+    # Set by the delivery worker before start(); a sink that knows when it is back (a broker
+    # reconnected) calls it, so the worker retries at once instead of at the end of its backoff.
+    on_ready: Callable[[], None] | None
 
     def start(self) -> None:
         """Open connections; must not block for long, nor fail because the far end is down."""

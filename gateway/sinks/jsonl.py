@@ -18,6 +18,7 @@ from gateway.store import Record
 
 class JsonlSink:
     name = "jsonl"
+    on_ready = None  # never down for long enough to matter: the worker's backoff suffices
 
     def __init__(self, path: Path) -> None:
         self.path = path

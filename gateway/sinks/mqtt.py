@@ -16,7 +16,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -91,6 +91,7 @@ class MqttSink:
         self.gateway_id = gateway_id
         self.ha_discovery = ha_discovery
         self.version = version
+        self.on_ready: Callable[[], None] | None = None
         self._announced: set[str] = set()
         self._connected = threading.Event()
         self._lock = threading.Lock()
@@ -126,6 +127,8 @@ class MqttSink:
         if self.ha_discovery:
             client.subscribe("homeassistant/status", qos=1)
         self._connected.set()
+        if self.on_ready is not None:
+            self.on_ready()
 
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if self._connected.is_set():
@@ -169,10 +172,12 @@ class MqttSink:
         deadline = time.monotonic() + ACK_TIMEOUT_S
         confirmed: list[int] = []
         for record_id, info in pending:
-            try:
-                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
-            except (RuntimeError, ValueError):
-                continue
+            # Wait in small steps: a broker gone mid-batch ends the wait at once, not at the deadline.
+            while not info.is_published() and self._connected.is_set() and time.monotonic() < deadline:
+                try:
+                    info.wait_for_publish(0.05)
+                except (RuntimeError, ValueError):
+                    break
             if info.is_published():
                 confirmed.append(record_id)
         if not confirmed and records:

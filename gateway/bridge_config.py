@@ -1,0 +1,147 @@
+"""`akker gateway run` settings: one schema for the command-line flags and the TOML file.
+
+Every setting is a flag (`--jsonl PATH`) and a top-level TOML key (`jsonl =
+"PATH"`) of the same name with `-` for `_`; a flag given on the command line
+wins over the file. Unknown keys in the file are errors. docs/gateway.md's
+table and docs/gateway.example.toml are checked against FIELDS by a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A setting that is missing or invalid; the message names it and says what is expected."""
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: type  # str, int, float, bool or Path
+    default: object
+    help: str
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("db", Path, None, "the bridge's SQLite database: node registry and store (created with mode 0600)"),
+    Field("serial", str, None, "gateway board: a device path (/dev/ttyUSB0) or a pyserial URL (socket://host:port)"),
+    Field("baudrate", int, 115200, "baud rate of the gateway board's serial port"),
+    Field("udp", str, None, "listen for Semtech UDP packet forwarders on HOST:PORT, e.g. 0.0.0.0:1700"),
+    Field("mqtt", str, None, "MQTT broker: mqtt://[user:pass@]host:port or mqtts://... (TLS)"),
+    Field("mqtt_ca", Path, None, "CA certificate file for mqtts:// (default: the system's CAs)"),
+    Field("ha_discovery", bool, False, "announce every node's sensors to Home Assistant by MQTT discovery"),
+    Field("jsonl", Path, None, "append every record as one JSON line to this file"),
+    Field("webhook", str, None, "POST every record's JSON to this http:// or https:// URL"),
+    Field("gateway_id", str, None, "this bridge's id in MQTT topics and receptions (default: the host name)"),
+    Field("dedup_window_ms", int, 2000, "receptions of one frame within this many ms merge into one record"),
+    Field("log_level", str, "info", "debug, info, warning or error"),
+    Field("log_format", str, "text", "text (key=value) or json (one object per line)"),
+)
+_BY_NAME = {f.name: f for f in FIELDS}
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_KIND_NAMES = {
+    str: "a string",
+    Path: "a string (a path)",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+}
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    db: Path
+    serial: str | None = None
+    baudrate: int = 115200
+    udp: str | None = None
+    mqtt: str | None = None
+    mqtt_ca: Path | None = None
+    ha_discovery: bool = False
+    jsonl: Path | None = None
+    webhook: str | None = None
+    gateway_id: str = ""
+    dedup_window_ms: int = 2000
+    log_level: str = "info"
+    log_format: str = "text"
+
+    def udp_address(self) -> tuple[str, int] | None:
+        if self.udp is None:
+            return None
+        host, sep, port = self.udp.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ConfigError(f"udp = {self.udp!r}: use HOST:PORT, e.g. 0.0.0.0:1700")
+        return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of `akker gateway run`; defaults stay None so that the TOML file can fill them."""
+    p.add_argument("--config", type=Path, help="a TOML file with any of the settings below (flags win)")
+    for f in FIELDS:
+        flag = "--" + f.name.replace("_", "-")
+        if f.kind is bool:
+            p.add_argument(flag, action="store_true", default=None, help=f.help)
+        else:
+            metavar = {Path: "PATH", int: "N", float: "X"}.get(f.kind, "VALUE")
+            p.add_argument(flag, type=f.kind, default=None, metavar=metavar, help=f.help)
+
+
+def _from_toml(path: Path) -> dict[str, object]:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} is not valid TOML: {err}") from None
+    out: dict[str, object] = {}
+    for key, value in raw.items():
+        f = _BY_NAME.get(key)
+        if f is None:
+            known = ", ".join(_BY_NAME)
+            raise ConfigError(f"{path}: unknown setting {key!r} (a typo?); settings are: {known}")
+        expected: tuple[type, ...] = (str,) if f.kind is Path else (f.kind,)
+        if f.kind is float:
+            expected = (int, float)
+        if type(value) not in expected:
+            raise ConfigError(f"{path}: {key} must be {_KIND_NAMES[f.kind]}")
+        out[key] = Path(value) if f.kind is Path else value
+    return out
+
+
+def resolve(args: argparse.Namespace) -> BridgeConfig:
+    """Merge the TOML file (if any) and the flags into one checked BridgeConfig."""
+    values: dict[str, object] = _from_toml(args.config) if getattr(args, "config", None) else {}
+    for f in FIELDS:
+        flag_value = getattr(args, f.name, None)
+        if flag_value is not None:
+            values[f.name] = flag_value
+    if values.get("db") is None:
+        raise ConfigError('no database: give --db PATH (or db = "PATH" in the config file)')
+    if not any(values.get(k) for k in ("serial", "udp")):
+        raise ConfigError("no source: give --serial PORT and/or --udp HOST:PORT, or frames have nowhere to come from")
+    values = {k: v for k, v in values.items() if v is not None}
+    if not values.get("gateway_id"):
+        values["gateway_id"] = socket.gethostname()
+    cfg = BridgeConfig(**values)  # type: ignore[arg-type]
+    if cfg.log_level not in LOG_LEVELS:
+        raise ConfigError(f"log_level {cfg.log_level!r}: use one of {', '.join(LOG_LEVELS)}")
+    if cfg.log_format not in ("text", "json"):
+        raise ConfigError(f"log_format {cfg.log_format!r}: use text or json")
+    if not 0 <= cfg.dedup_window_ms <= 60000:
+        raise ConfigError("dedup_window_ms must be 0..60000")
+    if not all(c.isalnum() or c in "-_." for c in cfg.gateway_id):
+        raise ConfigError(f"gateway_id {cfg.gateway_id!r}: use letters, digits, '-', '_' or '.' (an MQTT topic level)")
+    cfg.udp_address()
+    return cfg
+
+
+assert {f.name for f in fields(BridgeConfig)} == set(_BY_NAME)  # one schema: the table and the dataclass agree

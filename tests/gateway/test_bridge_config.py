@@ -1,0 +1,58 @@
+"""`akker gateway run` settings: flags and TOML share one schema, and mistakes are named."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from gateway.bridge_config import FIELDS, BridgeConfig, ConfigError, add_arguments, resolve
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def parse(*argv: str) -> BridgeConfig:
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    return resolve(p.parse_args(argv))
+
+
+def test_the_example_file_and_the_docs_cover_every_setting(tmp_path: Path) -> None:
+    example = DOCS / "gateway.example.toml"
+    keys = set(re.findall(r"^#? ?([a-z_]+) = ", example.read_text(), re.M))
+    assert keys == {f.name for f in FIELDS}
+    cfg = parse("--config", str(example))
+    assert cfg.udp_address() == ("0.0.0.0", 1700) and cfg.gateway_id == "barn"
+    table = (DOCS / "gateway.md").read_text()
+    for f in FIELDS:
+        assert f"`--{f.name.replace('_', '-')}`" in table, f"docs/gateway.md lacks --{f.name}"
+
+
+def test_flags_win_over_the_file(tmp_path: Path) -> None:
+    conf = tmp_path / "g.toml"
+    conf.write_text('db = "a.db"\nudp = "127.0.0.1:1700"\nlog_level = "debug"\n')
+    cfg = parse("--config", str(conf), "--udp", "127.0.0.1:1701", "--jsonl", "out.jsonl")
+    assert (cfg.db, cfg.udp, cfg.log_level, cfg.jsonl) == (Path("a.db"), "127.0.0.1:1701", "debug", Path("out.jsonl"))
+    assert cfg.gateway_id  # the host name by default
+
+
+@pytest.mark.parametrize(
+    ("toml", "flags", "message"),
+    [
+        ("", (), "no database"),
+        ('db = "a.db"', (), "no source"),
+        ('db = "a.db"\nudp = "1700"', (), "HOST:PORT"),
+        ('db = "a.db"\nudp = ":1700"\nmqtt_url = "x"', (), "unknown setting 'mqtt_url'"),
+        ('db = "a.db"\nudp = ":1700"\nbaudrate = "fast"', (), "baudrate must be a whole number"),
+        ('db = "a.db"\nudp = ":1700"\nlog_level = "loud"', (), "log_level"),
+        ('db = "a.db"\nudp = ":1700"\ngateway_id = "barn/2"', (), "gateway_id"),
+        ("db = ", (), "not valid TOML"),
+    ],
+)
+def test_mistakes_are_named(tmp_path: Path, toml: str, flags: tuple[str, ...], message: str) -> None:
+    conf = tmp_path / "g.toml"
+    conf.write_text(toml)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse("--config", str(conf), *flags)
