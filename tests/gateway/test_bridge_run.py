@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from gateway import store
+from payload_codec.lorawan import build_uplink
 from tests.gateway.broker import Mosquitto, Subscriber, free_port
 from tests.gateway.fieldkit import NODES, report_phy, sample
 
@@ -154,9 +155,10 @@ def test_udp_frames_are_stored_published_written_and_counted(bridge: Bridge, bro
         forged[-2] ^= 0xFF
         gw.send(push_data(2000, bytes(forged)))  # bad MIC
         gw.send(push_data(2001, report_phy("north-1", 3)))  # a counter already used, other bytes: replay
+        gw.send(push_data(2002, build_uplink(0x26FFFF01, 0, 1, b"\x00\x00", nwk, _app)))  # unknown DevAddr
         gw.send(b"\x02\x00\x01\x00garbage")  # malformed datagram: counted, not acknowledged
         gw.collect(3.0)
-        assert set(range(10)) | set(range(1000, 1010)) | {2000, 2001} <= gw.acked
+        assert set(range(10)) | set(range(1000, 1010)) | {2000, 2001, 2002} <= gw.acked
         assert sub.wait(lambda: sorted(set(fcnts_on_mqtt(sub))) == list(range(10)))
         assert bridge.stop() == 0
     finally:
@@ -169,7 +171,7 @@ def test_udp_frames_are_stored_published_written_and_counted(bridge: Bridge, bro
     status = bridge.status()
     assert status["records"] == 10 and status["accepted"] == 10
     assert status["rejected"] == {  # type: ignore[comparison-overlap]
-        "bad_crc": 0, "malformed": 0, "unknown_dev_addr": 0, "bad_mic": 1, "replay": 1, "codec_error": 0,
+        "bad_crc": 0, "malformed": 0, "unknown_dev_addr": 1, "bad_mic": 1, "replay": 1, "codec_error": 0,
     }  # fmt: skip
     assert status["sinks"] == {"jsonl": {"delivered": 10, "backlog": 0}, "mqtt": {"delivered": 10, "backlog": 0}}
     sources = status["sources"]
