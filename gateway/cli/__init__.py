@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from . import codec, gateway, node, nodes
+from . import codec, gateway, node, nodes, provision
 from .errors import CliError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -21,6 +21,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handle
     "encode": ("encode a message or command given as JSON", codec.add_encode_args, codec.cmd_encode),
     "node": ("run the node firmware on the simulated board", node.add_node_args, node.cmd_node),
     "nodes": ("the node registry: add and list nodes", nodes.add_nodes_args, nodes.cmd_nodes),
+    "provision": (
+        "a new node: keys, registration, config.json and label",
+        provision.add_provision_args,
+        provision.cmd_provision,
+    ),
     "gateway": ("the bridge: run it, or show its counters", gateway.add_gateway_args, gateway.cmd_gateway),
 }
 

@@ -1,0 +1,96 @@
+"""`akker provision`: a new node's identity, registered in the bridge's database, its config.json and label."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+from gateway.provision import (
+    DEFAULT_RANGE,
+    ProvisionError,
+    Radio,
+    Sensors,
+    describe,
+    label,
+    new_identity,
+    node_config,
+    parse_range,
+)
+from gateway.registry import Registry, RegistryError, open_db
+
+from .errors import CliError
+
+
+def add_provision_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", required=True, type=Path, help="the bridge's SQLite database (created if missing)")
+    p.add_argument("--name", required=True, help="the node's name, e.g. north-field-3")
+    p.add_argument("--board", required=True, help="board id, a file name in boards/ (e.g. heltec_v3)")
+    p.add_argument("--out", type=Path, help="folder for config.json and label.txt (default: nodes/NAME)")
+    p.add_argument(
+        "--dev-addr-range",
+        default=f"{DEFAULT_RANGE[0]:08x}-{DEFAULT_RANGE[1]:08x}",
+        help="pick the DevAddr in FIRST-LAST, 8 hex digits each (default: private NetID 000000)",
+    )
+    s = p.add_argument_group("sensors fitted")
+    s.add_argument("--soil", type=int, default=0, metavar="N", help="capacitive soil moisture probes")
+    s.add_argument("--soil-temp", type=int, default=0, metavar="N", help="DS18B20 soil temperature probes")
+    s.add_argument("--air", choices=("sht4x", "sht3x"), default="", help="air temperature and humidity sensor")
+    s.add_argument("--traps", type=int, default=0, metavar="N", help="insect-trap pulse counters")
+    s.add_argument("--no-battery", action="store_true", help="mains powered: no battery to measure")
+    r = p.add_argument_group("sending")
+    r.add_argument("--interval", type=int, default=900, metavar="S", help="seconds between samples (default 900)")
+    r.add_argument("--samples-per-uplink", type=int, default=1, metavar="N", help="samples batched per frame")
+    r.add_argument("--sf", type=int, default=9, help="spreading factor 7..12 (default 9)")
+    r.add_argument("--channels", default="868100,868300,868500", help="frequencies in kHz, comma-separated")
+    r.add_argument("--tx-power", type=int, default=14, metavar="DBM", help="transmit power (default 14 dBm)")
+
+
+def _channels(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(c) for c in text.split(","))
+    except ValueError:
+        raise CliError(f"--channels {text!r}: list frequencies in kHz, e.g. 868100,868300,868500") from None
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    out: Path = args.out or Path("nodes") / args.name
+    target = out / "config.json"
+    if target.exists():
+        raise CliError(f"{target} exists: that node is provisioned already; remove it or give another --out")
+    sensors = Sensors(args.soil, args.soil_temp, args.air, args.traps, not args.no_battery)
+    radio = Radio(_channels(args.channels), args.sf, 125, args.tx_power)
+    try:
+        db = open_db(args.db)
+        registry = Registry(db)
+        if registry.by_name(args.name):
+            raise CliError(f"a node named {args.name!r} is registered already: pick another name")
+        identity = new_identity(lambda a: registry.by_dev_addr(a) is not None, parse_range(args.dev_addr_range))
+        cfg = node_config(args.board, identity, sensors, radio, args.interval, args.samples_per_uplink)
+        # The config holds the keys: written 0600 beside its final name first, so that a node is
+        # never registered without its file, nor left with a file whose keys the bridge lacks.
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / ".config.json.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(cfg, f, indent=1)
+            f.write("\n")
+        try:
+            registry.add(args.name, identity.dev_addr, identity.nwk_skey, identity.app_skey, args.board)
+        except RegistryError:
+            tmp.unlink()
+            raise
+        tmp.replace(target)
+    except ProvisionError as err:
+        raise CliError(str(err)) from None
+    except RegistryError as err:
+        raise CliError(str(err)) from None
+    except OSError as err:
+        raise CliError(f"cannot write {out}: {err.strerror}") from None
+    text = label(args.name, args.board, identity.dev_addr, sensors, date.today())
+    (out / "label.txt").write_text(text)
+    print(f"provisioned {args.name}: DevAddr {identity.dev_addr:08x}, {args.board}, {describe(sensors)} -> {target}")
+    print(text, end="")
+    return 0

@@ -1,0 +1,107 @@
+"""`akker provision`: a registered identity, a config the firmware accepts, a label without keys."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from firmware import config as firmware_config
+from gateway.frame import Reception, UplinkFrame
+from gateway.pipeline import Pipeline
+from gateway.provision import ProvisionError, parse_range
+from gateway.registry import Registry, open_db
+
+AKKER = str(Path(sys.executable).parent / "akker")
+
+
+def akker(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([AKKER, *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def provision(tmp: Path, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return akker("provision", "--db", str(tmp / "farm.db"), "--name", name, *extra, cwd=tmp)
+
+
+def test_a_provisioned_node_is_registered_with_the_keys_in_its_config(tmp_path: Path) -> None:
+    out = provision(tmp_path, "north-3", "--board", "heltec_v3", "--soil", "2", "--soil-temp", "1", "--air", "sht4x",
+                    "--traps", "1", "--dev-addr-range", "00001000-00001fff")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    config_file = tmp_path / "nodes" / "north-3" / "config.json"
+    cfg = json.loads(config_file.read_text())
+    assert oct(config_file.stat().st_mode & 0o777) == "0o600"
+    node = Registry(open_db(tmp_path / "farm.db")).by_name("north-3")
+    assert node is not None and node.board == "heltec_v3"
+    assert cfg["dev_addr"] == f"{node.dev_addr:08x}" and 0x1000 <= node.dev_addr <= 0x1FFF
+    assert bytes.fromhex(cfg["nwk_skey"]) == node.nwk_skey and bytes.fromhex(cfg["app_skey"]) == node.app_skey
+    assert node.nwk_skey != node.app_skey
+    checked = firmware_config.validate(cfg)
+    assert checked["sensors"]["traps"] == 1 and len(checked["sensors"]["soil_moisture"]) == 2
+    # One summary line, then the label; no key anywhere a person or a log would see.
+    first = out.stdout.splitlines()[0]
+    assert first.startswith("provisioned north-3: DevAddr ") and "heltec_v3" in first
+    label = (tmp_path / "nodes" / "north-3" / "label.txt").read_text()
+    assert f"{node.dev_addr:08X}" in label and label in out.stdout
+    for key in (cfg["nwk_skey"], cfg["app_skey"]):
+        assert key not in out.stdout + out.stderr + label
+
+
+def test_every_node_gets_its_own_address_and_keys(tmp_path: Path) -> None:
+    for i in range(6):
+        assert provision(tmp_path, f"n{i}", "--board", "sim", "--dev-addr-range", "00000001-00000006").returncode == 0
+    nodes = Registry(open_db(tmp_path / "farm.db")).all()
+    assert sorted(n.dev_addr for n in nodes) == [1, 2, 3, 4, 5, 6]
+    assert len({n.nwk_skey for n in nodes} | {n.app_skey for n in nodes}) == 12
+    full = provision(tmp_path, "n7", "--board", "sim", "--dev-addr-range", "00000001-00000006")
+    assert full.returncode == 2 and "no free DevAddr" in full.stderr
+
+
+def test_the_first_frame_of_a_provisioned_node_is_accepted_by_the_bridge(tmp_path: Path) -> None:
+    assert provision(tmp_path, "sim-1", "--board", "sim", "--soil", "2", "--soil-temp", "2", "--air", "sht4x",
+                     "--traps", "2").returncode == 0  # fmt: skip
+    run = akker("node", "--board", "sim", "--config", str(tmp_path / "nodes" / "sim-1" / "config.json"),
+                "--cycles", "2")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    frames = [json.loads(line) for line in run.stdout.splitlines()]
+    rx = Reception("board:sim", -90.0, 8.0, frames[0]["freq_khz"] * 1000, frames[0]["sf"], frames[0]["bw_khz"])
+    p = Pipeline(tmp_path / "farm.db", [])
+    outcomes = p.process([UplinkFrame(bytes.fromhex(f["phy"]), rx, "test", UplinkFrame.now()) for f in frames])
+    assert outcomes == ["accepted"] * len(frames)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--board", "nope"], "unknown board 'nope': use one of"),
+        (["--board", "heltec_v3", "--soil", "5"], "heltec_v3 has 3 soil probe inputs, not 5"),
+        (["--board", "sim", "--sf", "13"], "radio.sf = 13 must be a number in 7..12"),
+        (["--board", "sim", "--dev-addr-range", "1-2"], "two 8-digit hex numbers"),
+        (["--board", "sim", "--channels", "868.1"], "--channels"),
+        (["--board", "sim", "--channels", "915000"], "863000..870000"),
+    ],
+)
+def test_mistakes_are_one_line_that_says_what_to_do(tmp_path: Path, args: list[str], message: str) -> None:
+    out = provision(tmp_path, "x", *args)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "nodes" / "x" / "config.json").exists()
+    if (tmp_path / "farm.db").exists():
+        assert Registry(open_db(tmp_path / "farm.db")).by_name("x") is None  # nothing half-done
+
+
+def test_a_name_or_a_config_already_there_is_never_overwritten(tmp_path: Path) -> None:
+    assert provision(tmp_path, "a", "--board", "sim").returncode == 0
+    keys = (tmp_path / "nodes" / "a" / "config.json").read_text()
+    again = provision(tmp_path, "a", "--board", "sim")
+    assert again.returncode == 2 and "exists" in again.stderr
+    other = provision(tmp_path, "a", "--board", "sim", "--out", "elsewhere")
+    assert other.returncode == 2 and "registered already" in other.stderr
+    assert (tmp_path / "nodes" / "a" / "config.json").read_text() == keys
+
+
+def test_ranges() -> None:
+    assert parse_range("00000001-01ffffff") == (1, 0x01FFFFFF)
+    with pytest.raises(ProvisionError, match="empty"):
+        parse_range("00000010-00000001")
