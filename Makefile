@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := tests/js/node_modules/.installed
 
-.PHONY: setup test lint bench clean
+.PHONY: setup test lint bench clean flash
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: lint $(NODE_STAMP)
 
 bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench
+
+# make flash BOARD=heltec_v3 PORT=/dev/ttyUSB0 [FIRMWARE=file.bin]
+flash: $(STAMP)
+	$(BIN)/akker flash --board $(BOARD) --port $(PORT) $(if $(FIRMWARE),--firmware $(FIRMWARE))
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules .pytest_cache .ruff_cache .hypothesis

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from . import codec, gateway, node, nodes, provision
+from . import codec, flash, gateway, node, nodes, provision
 from .errors import CliError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handle
         provision.add_provision_args,
         provision.cmd_provision,
     ),
+    "flash": ("erase a board and write MicroPython onto it", flash.add_flash_args, flash.cmd_flash),
     "gateway": ("the bridge: run it, or show its counters", gateway.add_gateway_args, gateway.cmd_gateway),
 }
 

@@ -1,0 +1,98 @@
+"""`akker flash`: erase a board and write MicroPython onto it (esptool), or explain the UF2 copy (RP2040)."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+from collections import deque
+from pathlib import Path
+
+from gateway.flash import (
+    MICROPYTHON_VERSION,
+    FlashError,
+    cache_dir,
+    cached_image,
+    download_failed_offline,
+    esptool_commands,
+    explain_esptool,
+    mpflash_download_command,
+    uf2_instructions,
+)
+from gateway.provision import ProvisionError, board_file
+
+from .errors import CliError
+
+
+def add_flash_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--board", required=True, help="board id, a file name in boards/ (e.g. heltec_v3)")
+    p.add_argument("--port", required=True, help="the board's serial port, e.g. /dev/ttyUSB0 or /dev/ttyACM0")
+    p.add_argument(
+        "--firmware",
+        type=Path,
+        help=f"a MicroPython image file; without it, MicroPython {MICROPYTHON_VERSION} is downloaded once into "
+        f"{cache_dir()}",
+    )
+
+
+def _run(cmd: list[str]) -> tuple[int, str]:
+    """Run a tool with its progress on our terminal; keep its last lines to explain a failure."""
+    tail: deque[str] = deque(maxlen=60)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            print(line, end="", flush=True)
+            tail.append(line)
+    return proc.returncode, "".join(tail)
+
+
+def _image(board: dict[str, object]) -> Path:
+    mp = board["micropython"]
+    assert isinstance(mp, dict)
+    image = str(mp["image"])
+    found = cached_image(image)
+    if found:
+        print(f"using {found} (cached)")
+        return found
+    print(f"downloading MicroPython {MICROPYTHON_VERSION} for {image} into {cache_dir()} ...")
+    code, output = _run(mpflash_download_command(image))
+    found = cached_image(image)
+    if found:
+        return found
+    if download_failed_offline(output):
+        raise CliError(
+            f"offline: cannot download MicroPython for {image}. Connect to the internet and run this again "
+            f"(it is kept in {cache_dir()}), or give --firmware FILE"
+        )
+    raise CliError(
+        f"mpflash found no MicroPython {MICROPYTHON_VERSION} image for {image} (exit {code}): give --firmware FILE"
+    )
+
+
+def cmd_flash(args: argparse.Namespace) -> int:
+    try:
+        board = board_file(args.board)
+    except ProvisionError as err:
+        raise CliError(str(err)) from None
+    if args.firmware is not None and not args.firmware.is_file():
+        raise CliError(f"no firmware file {args.firmware}: check the path")
+    mp = board.get("micropython")
+    assert isinstance(mp, dict)
+    if board.get("mcu") == "rp2040":
+        print(uf2_instructions(board, args.firmware))
+        return 0
+    if not mp.get("chip"):
+        raise CliError(f"board {args.board} has no MicroPython image to flash (it runs on the desktop)")
+    firmware = args.firmware or _image(board)
+    try:
+        commands = esptool_commands(board, args.port, firmware)
+    except FlashError as err:
+        raise CliError(str(err)) from None
+    for step, cmd in zip(("erasing the flash", "writing MicroPython"), commands, strict=True):
+        print(f"{step} on {args.port} ...", flush=True)
+        code, output = _run(cmd)
+        if code != 0:
+            raise CliError(explain_esptool(output, args.port, args.board))
+    print(
+        f"done: MicroPython is on {args.port}. Next: akker deploy --board {args.board} --port {args.port} --config ..."
+    )
+    return 0
