@@ -1,5 +1,7 @@
 """The firmware's entry point: config, state, one cycle, deep sleep. Never a crash loop.
 
+Role "gateway" runs firmware/gateway.py's receive loop instead of the cycle.
+
 main.py on the board calls main(board) with the board built by firmware/board.py;
 the desktop simulator calls it with firmware/sim/board.py's SimBoard.
 """
@@ -10,8 +12,16 @@ from .ringlog import RingLog
 from .state import FlashStore, NodeState, StateError
 from .unload import unload
 
-_WDT_MS = 30000  # longest stretch between two feeds: a DS18B20 conversion plus an SF12 frame
-_RETRY_MS = 60000  # sleep after an unexpected error, instead of restarting at once
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+_WDT_MS = const(30000)  # longest stretch between two feeds: a DS18B20 conversion plus an SF12 frame
+_RETRY_MS = const(60000)  # sleep after an unexpected error, instead of restarting at once
 
 
 def _stop(board, log, message, pattern):
@@ -38,17 +48,25 @@ def main(board, root=None):
     """Run one wake-up on board; return the deep-sleep time in ms, or None when staying awake.
 
     On a board, board.deepsleep() never returns; the simulator's returns after
-    advancing virtual time, and main is called again.
+    advancing virtual time, and main is called again. A gateway board runs its
+    receive loop instead, on the USB serial (sys.stdin/stdout), and returns None
+    when it leaves the loop for the REPL.
     """
     root = root or board.root
     log = RingLog(root, clock=board.clock, echo=board.echo)
     cfg, why = _load_config(root + "/config.json")
     if cfg is None:
         return _stop(board, log, why, 2)
-    if cfg["role"] != "node":
-        return _stop(board, log, "config: role %s is not built into this firmware yet" % cfg["role"], 3)
     if board.maintenance():
         return _stop(board, log, "maintenance: staying awake at the REPL", 1)
+    if cfg["role"] == "gateway":
+        from .gateway import run
+
+        gc.collect()
+        run(board, cfg, log)
+        return None
+    if cfg["role"] != "node":
+        return _stop(board, log, "config: role %s is not built into this firmware yet" % cfg["role"], 3)
     from .dutycycle import DutyCycle
     from .node import Node, config_crc
     from .radio import Radio

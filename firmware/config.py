@@ -1,8 +1,9 @@
-"""The node's config.json: one schema, with defaults, checked before anything transmits.
+"""The board's config.json: one schema, with defaults, checked before anything transmits.
 
 docs/firmware.md lists every key. A missing or invalid config raises
 ConfigError naming the key and what is wrong; the node then never transmits
-(firmware/app.py blinks and stays at the REPL).
+(firmware/app.py blinks and stays at the REPL). A gateway board needs no
+session keys and no sensors: for role "gateway" they may be left out.
 """
 
 import json
@@ -94,8 +95,23 @@ def _check(section, table, prefix):
 
 
 def validate(raw):
-    """Check a parsed config.json; return it with defaults filled in and keys as bytes."""
-    cfg = _check(raw, _TOP, "")
+    """Check a parsed config.json; return it with defaults filled in and keys as bytes.
+
+    A gateway may leave out dev_addr, nwk_skey and app_skey (they are then absent
+    from the result); a node must give them.
+    """
+    table = _TOP
+    keys = ("dev_addr", "nwk_skey", "app_skey")
+    gateway = type(raw) is dict and raw.get("role") == "gateway"
+    if gateway:
+        table = dict(_TOP)
+        for key in keys:
+            table[key] = (table[key][0], "", 0, 0)  # not required; checked when given
+    cfg = _check(raw, table, "")
+    if gateway:
+        for key in keys:
+            if key not in raw:
+                del cfg[key]
     if cfg["role"] not in ROLES:
         raise ConfigError("config: role must be node or gateway, not %r" % cfg["role"])
     cfg["radio"] = radio = _check(cfg["radio"], _RADIO, "radio")

@@ -4,17 +4,28 @@ It offers exactly what firmware/board.py's Board offers, so firmware/app.py
 and the node cycle run on it unchanged. Deep sleep advances the clock and
 returns, RTC memory lives in this object (lost when the process dies, like a
 power cut), flash is a directory. Faults are injected through the parts
-(modem.fail_next, an I2C device's nack, ...).
+(modem.fail_next, an I2C device's nack, ...). The radio hears what is written
+to ROOT/air.jsonl (firmware/sim/modem.py); the gateway role runs this board on
+a real-time clock instead (firmware/sim/gateway_run.py).
 """
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
 
 from .buses import SimADC, SimDS18B20, SimI2C, SimOneWire, SimSHT4x, make_rom
 from .clock import SimClock
 from .field import Field
 from .modem import SimModem
 
-_BATTERY_DIVIDER = 2.0  # boards/sim.json
-_SOIL_PROBES = 4
-_SOIL_TEMP_PROBES = 4
+# const(): inlined, so no global name (nor its qstr) is left at run time; see sim/modem.py for why it matters.
+_BATTERY_DIVIDER = const(2.0)  # boards/sim.json
+_SOIL_PROBES = const(4)
+_SOIL_TEMP_PROBES = const(4)
 
 
 class SimWatchdog:
@@ -47,7 +58,7 @@ class SimBoard:
         self.blinks = []
         self.watchdog_overruns = 0
         self.last_sleep_ms = 0
-        self._modem = SimModem(self.clock)
+        self._modem = SimModem(self.clock, air=root + "/air.jsonl")
         self._last_trap_ms = self.clock.time_ms()
         self._adcs = [SimADC(source=self._soil_source(i)) for i in range(_SOIL_PROBES)]
         self._battery = SimADC(source=self._battery_source)

@@ -1,10 +1,15 @@
-"""A simulated LoRa modem with micropython-lib's sync modem interface, on virtual time.
+"""A simulated LoRa modem with micropython-lib's sync modem interface, on virtual or real time.
 
-configure / send / recv / standby / sleep / get_time_on_air_us behave as the
-lora.SX1262 sync driver's do from the caller's side; sending advances the
-virtual clock by the packet's time on air and records the packet. Faults:
-fail_next=N makes the next N sends raise OSError; hang=True makes a send take
-60 s and raise, as a chip stuck in TX would.
+configure / send / recv / start_recv / poll_recv / standby / sleep /
+get_time_on_air_us behave as the lora.SX1262 sync driver's do from the
+caller's side; sending advances the clock by the packet's time on air and
+records the packet. Faults: fail_next=N makes the next N sends raise OSError;
+hang=True makes a send take 60 s and raise, as a chip stuck in TX would.
+Reception comes from the air file (air=PATH): its format, and the receive
+side itself, are in firmware/sim/air.py, loaded when the modem first receives.
+A node never receives, and its desktop heap test has no room for anything
+more (every name a loaded module adds is a qstr, and the node's qstr pool is
+full: one more name allocates the next pool, 7.7 KB).
 """
 
 from ..airtime import time_on_air_us
@@ -22,9 +27,10 @@ class RxPacket(bytearray):
 
 
 class SimModem:
-    def __init__(self, clock, on_send=None):
+    def __init__(self, clock, on_send=None, air=None):
         self.clock = clock
         self.on_send = on_send
+        self.air = air  # path of the air file, or None: nothing is ever heard
         self.cfg = {}
         self.sent = []
         self.keep_sent = True  # a long simulator run prints records instead of keeping them
@@ -70,11 +76,25 @@ class SimModem:
         return self.clock.ticks_ms()
 
     def recv(self, timeout_ms=None, rx_length=0xFF, rx_packet=None):
-        """No downlinks are simulated yet: wait out the timeout and return None, as on a quiet channel."""
-        self.state = "rx"
-        self.clock.sleep_ms(timeout_ms or 0)
-        self.state = "standby"
-        return None
+        """A packet from the air file, or None when timeout_ms passes first; no air file: a quiet channel."""
+        if self.air is None:
+            self.state = "rx"
+            self.clock.sleep_ms(timeout_ms or 0)
+            self.state = "standby"
+            return None
+        from .air import recv
+
+        return recv(self, timeout_ms, rx_packet)
+
+    def start_recv(self, timeout_ms=None, continuous=False, rx_length=0xFF):
+        from .air import start_recv
+
+        return start_recv(self, timeout_ms, continuous)
+
+    def poll_recv(self, rx_packet=None):
+        from .air import poll_recv
+
+        return poll_recv(self, rx_packet)
 
     def standby(self):
         self.state = "standby"

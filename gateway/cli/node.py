@@ -16,7 +16,7 @@ from .errors import CliError
 
 # The cap for a full cycle is 64 KB; today the firmware, the codec and the simulated
 # hardware need more on this 64-bit port (make bench prints the smallest heap that works).
-HEAP = "128k"
+HEAP = "160k"
 
 
 def add_node_args(p: argparse.ArgumentParser) -> None:

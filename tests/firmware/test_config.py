@@ -69,6 +69,37 @@ def test_mistakes_are_named(raw: Any, phrase: str) -> None:
     assert phrase in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("raw", "keys"),
+    [
+        ({"role": "gateway", "board": "heltec_v3"}, set()),
+        ({"role": "gateway", "board": "heltec_v3", "dev_addr": "26011bda"}, {"dev_addr"}),
+        ({**GOOD, "role": "gateway"}, {"dev_addr", "nwk_skey", "app_skey"}),
+    ],
+)
+def test_a_gateway_needs_no_session_keys(raw: dict[str, Any], keys: set[str]) -> None:
+    cfg = validate(raw)
+    assert {"dev_addr", "nwk_skey", "app_skey"} & cfg.keys() == keys
+    assert cfg["radio"]["channels_khz"] == [868100, 868300, 868500] and cfg["sensors"]["traps"] == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "phrase"),
+    [
+        ({"role": "gateway", "board": "sim", "dev_addr": "xyz"}, "dev_addr must be 8 hex digits"),
+        ({"role": "gateway", "board": "sim", "app_skey": "00"}, "app_skey must be 32 hex digits"),
+        ({"role": "gateway"}, "board is required"),
+        ({"role": "gateway", "board": "sim", "radio": {"sf": 6}}, "radio.sf = 6"),
+        ({"role": "gateway", "board": "sim", "radio": {"channels_khz": [915000]}}, "EU868"),
+        ({"board": "sim"}, "role is required"),
+    ],
+)
+def test_gateway_mistakes_are_named(raw: dict[str, Any], phrase: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        validate(raw)
+    assert phrase in str(info.value)
+
+
 def test_load_missing_and_broken_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="missing"):
         load(str(tmp_path / "config.json"))

@@ -20,7 +20,7 @@ from payload_codec.lorawan import open_uplink
 from tests.firmware.sim_node import APP, NWK, write_config
 
 RUNS = 12
-HEAP = "128k"  # as akker node; the 64 KB target is not met yet (make bench)
+HEAP = "160k"  # as akker node; the 64 KB target is not met yet (make bench)
 
 
 def start(build: Path, root: Path, cycles: int) -> subprocess.Popen[str]:
