@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -18,14 +19,17 @@ def free_port() -> int:
 
 
 class Mosquitto:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, listener: str = "allow_anonymous true\n") -> None:
+        """listener: the listener's settings (TLS files, password file); anonymous plain MQTT by default."""
         if not Path(MOSQUITTO).exists():
             raise RuntimeError("mosquitto is not installed: `apt-get install mosquitto` (.ci/run does it)")
         self.port = free_port()
         self.conf = folder / "mosquitto.conf"
         self.conf.write_text(
             # Persistence keeps a subscriber's QoS 1 session across a broker restart, as in production.
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            # Run as whoever runs the tests: as root, mosquitto would switch to its own user and then
+            # could not read the test's files nor save its persistence in the test's folder.
+            f"user {getpass.getuser()}\nlistener {self.port} 127.0.0.1\n{listener}persistence true\n"
             f"persistence_location {folder}/\nlog_dest stderr\n"
         )
         self.log = folder / "mosquitto.log"

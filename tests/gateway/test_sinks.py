@@ -192,3 +192,84 @@ def test_a_sink_that_is_down_holds_back_only_itself(tmp_path: Path) -> None:
     assert len(good.read_text().splitlines()) == 3
     assert backlog(tmp_path) == {"webhook": 3}
     assert not bad.exists()
+
+
+def _tls_files(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1, made here (never a key checked into the repository)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def pem(path: Path, data: bytes) -> Path:
+        path.write_bytes(data)
+        return path
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "akker test CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    cert = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(2).not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    enc = serialization.Encoding.PEM
+    return (
+        pem(folder / "ca.pem", ca.public_bytes(enc)),
+        pem(folder / "server.pem", cert.public_bytes(enc)),
+        pem(
+            folder / "server.key",
+            key.private_bytes(enc, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        ),
+    )
+
+
+def test_mqtts_with_a_password_delivers_and_a_wrong_password_never_does(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import subprocess
+
+    ca, cert, key = _tls_files(tmp_path)
+    passwd = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwd), "farm", "s3cret"], check=True, capture_output=True)
+    passwd.chmod(0o600)
+    broker = Mosquitto(
+        tmp_path, f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\nallow_anonymous false\npassword_file {passwd}\n"
+    )
+    broker.start()
+    logging.getLogger("akker").addHandler(caplog.handler)
+    try:
+        stored(tmp_path, ["mqtt"], 5)
+        good = MqttSink(f"mqtts://farm:s3cret@127.0.0.1:{broker.port}", "barn", ca_file=str(ca))
+        worker = Worker(good, tmp_path / "bridge.db")
+        worker.start()
+        for _ in range(200):
+            if not backlog(tmp_path):
+                break
+            threading.Event().wait(0.05)
+        worker.stop()
+        assert backlog(tmp_path) == {}
+        stored(tmp_path, ["mqtt"], 2, first_fcnt=5)
+        bad = MqttSink(f"mqtts://farm:wrong@127.0.0.1:{broker.port}", "barn", ca_file=str(ca))
+        worker = Worker(bad, tmp_path / "bridge.db")
+        worker.start()
+        assert not bad.wait_connected(3.0)
+        worker.stop(drain_s=0.5)
+        assert backlog(tmp_path) == {"mqtt": 2}  # refused by the broker: nothing confirmed, nothing lost
+    finally:
+        logging.getLogger("akker").removeHandler(caplog.handler)
+        broker.stop()
+    assert "refused the connection" in caplog.text
+    assert "s3cret" not in caplog.text and "wrong" not in caplog.text
