@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := tests/js/node_modules/.installed
 
-.PHONY: setup test lint bench clean flash
+.PHONY: setup test lint bench clean flash deploy
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: $(STAMP) $(NODE_STAMP)
 # make flash BOARD=heltec_v3 PORT=/dev/ttyUSB0 [FIRMWARE=file.bin]
 flash: $(STAMP)
 	$(BIN)/akker flash --board $(BOARD) --port $(PORT) $(if $(FIRMWARE),--firmware $(FIRMWARE))
+
+# make deploy BOARD=heltec_v3 PORT=/dev/ttyUSB0 CONFIG=nodes/north-3/config.json
+deploy: $(STAMP)
+	$(BIN)/akker deploy --board $(BOARD) --port $(PORT) --config $(CONFIG)
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules .pytest_cache .ruff_cache .hypothesis

@@ -21,6 +21,7 @@ import os
 import queue
 import select
 import subprocess
+import termios
 import threading
 import tty
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ from typing import Any, BinaryIO
 from gateway import micropython
 
 DEFAULT_CONFIG: dict[str, Any] = {"role": "gateway", "board": "sim"}
+_POWER_ON = Path(__file__).resolve().parents[1] / "firmware" / "sim" / "power_on.py"
 _READ = 4096  # bytes moved per read
 _SELECT_S = 0.5  # the longest the relay sleeps; stop() and the other calls wake it at once
 _STOP_S = 3.0  # how long stop() waits for the interpreter to end before killing it
@@ -57,15 +59,28 @@ class VirtualBoard:
         config: dict[str, Any] | None = None,
         heapsize: str = "256k",
         args: Sequence[str] | None = None,
+        bare: bool = False,
     ) -> None:
         self.root = Path(root)
         self.build = Path(build)
         self.config = dict(DEFAULT_CONFIG if config is None else config)
         self.heapsize = heapsize
         self.args = list(args) if args is not None else ["-i", "-m", "firmware.sim.gateway_run", str(self.root)]
-        self.tty = self.root / "tty"
+        # bare: a board as a technician gets it, MicroPython and its flash (root) only, for mpremote:
+        # power_on.py mounts root as /, runs boot.py and main.py, then the REPL; Ctrl-C interrupts
+        # (ISIG on), errors go to the port, and when the interpreter ends (a soft reset) it boots again.
+        self.bare = bare
+        if bare:
+            self.args = ["-i", str(_POWER_ON), str(self.root.resolve())]
+        self.boots = 0
+
+        # A bare board's flash holds only what is deployed to it: its port and console sit beside it.
+        def place(name: str) -> Path:
+            return self.root.with_name(f"{self.root.name}.{name}") if bare else self.root / name
+
+        self.tty = place("tty")
         self.air = self.root / "air.jsonl"
-        self.console_log = self.root / "console.log"
+        self.console_log = place("console.log")
         self.dropped = 0  # board bytes lost while unplugged or while the host side's buffer was full
         self._proc: subprocess.Popen[bytes] | None = None
         self._console: BinaryIO | None = None
@@ -86,23 +101,41 @@ class VirtualBoard:
         if self._thread is not None:
             raise VirtualBoardError("the virtual board is already started")
         self.root.mkdir(parents=True, exist_ok=True)
-        config = self.root / "config.json"
-        if not config.exists():
-            config.write_text(json.dumps(self.config))
-        self.air.touch()
+        if not self.bare:
+            config = self.root / "config.json"
+            if not config.exists():
+                config.write_text(json.dumps(self.config))
+        if not self.bare:
+            self.air.touch()
+        self._console = self.console_log.open("ab")
+        self._launch()
+        self._wake_r, self._wake_w = os.pipe()
+        self._plug()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._relay, name="virtual-board", daemon=True)
+        self._thread.start()
+
+    def _launch(self) -> None:
         cmd, env = micropython.command(self.build, self.args, self.heapsize)
+        cwd = self.build
+        if self.bare:
+            env["MICROPYPATH"] = ":/lib"  # the board's own flash, mounted as / by power_on.py
+            cwd = self.root
         board, slave = os.openpty()
         try:
             tty.setraw(slave)  # no ISIG, ICANON, ECHO, ICRNL or OPOST: bytes pass unchanged
-            self._console = self.console_log.open("ab")
+            if self.bare:  # but Ctrl-C must interrupt a running main.py, as on a board
+                attrs = termios.tcgetattr(slave)
+                attrs[3] |= termios.ISIG
+                termios.tcsetattr(slave, termios.TCSANOW, attrs)
             self._proc = subprocess.Popen(
                 cmd,
                 stdin=slave,
                 stdout=slave,
-                stderr=self._console,
-                cwd=self.build,
+                stderr=slave if self.bare else self._console,
+                cwd=cwd,
                 env=env,
-                start_new_session=True,  # its own process group: nothing sent to ours reaches it
+                start_new_session=True,  # its own process group and terminal: Ctrl-C on the pty reaches it
             )
         except BaseException:
             os.close(board)
@@ -112,11 +145,7 @@ class VirtualBoard:
             os.close(slave)
         os.set_blocking(board, False)
         self._board = board
-        self._wake_r, self._wake_w = os.pipe()
-        self._plug()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._relay, name="virtual-board", daemon=True)
-        self._thread.start()
+        self.boots += 1
 
     def stop(self) -> None:
         """End the interpreter and the relay, close every descriptor, remove ROOT/tty."""
@@ -243,6 +272,9 @@ class VirtualBoard:
         if not data:
             os.close(self._board)
             self._board = None
+            if self.bare and not self._stop.is_set() and self._proc is not None:
+                self._proc.wait()  # a soft reset ends the unix port: the board boots again
+                self._launch()
             return
         with self._lock:
             if self._damage:

@@ -1,0 +1,173 @@
+"""`akker deploy` against a virtual board: MicroPython behind a pty with its own flash, driven by real mpremote.
+
+From provision to the first frame accepted by the bridge; a second deploy that
+copies nothing; a deploy killed half-way that leaves a board in maintenance;
+and the errors a technician meets, each one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+import tty
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import serial
+
+from gateway.device import Device
+from gateway.frame import Reception, UplinkFrame
+from gateway.pipeline import Pipeline
+from gateway.virtual_board import VirtualBoard
+
+AKKER = str(Path(sys.executable).parent / "akker")
+
+
+def akker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([AKKER, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def board(tmp_path: Path, mpy_build: Path) -> Iterator[VirtualBoard]:
+    vb = VirtualBoard(tmp_path / "flash", mpy_build, bare=True, heapsize="320k")
+    vb.start()
+    try:
+        yield vb
+    finally:
+        vb.stop()
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Path:
+    out = akker("provision", "--db", str(tmp_path / "farm.db"), "--name", "v1", "--board", "sim", "--soil", "2",
+                "--soil-temp", "2", "--air", "sht4x", "--traps", "2", "--out", str(tmp_path / "v1"))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return tmp_path / "v1" / "config.json"
+
+
+def deploy(board: VirtualBoard, config: Path, follow: str = "3") -> subprocess.CompletedProcess[str]:
+    return akker("deploy", "--board", "sim", "--port", str(board.tty), "--config", str(config), "--follow", follow)
+
+
+def frames(out: str) -> list[dict[str, object]]:
+    return [json.loads(line.split("| ", 1)[1]) for line in out.splitlines() if line.startswith("  | {")]
+
+
+def test_provision_deploy_boot_and_the_bridge_accepts_the_first_frame(
+    tmp_path: Path, board: VirtualBoard, node: Path
+) -> None:
+    first = deploy(board, node)
+    assert first.returncode == 0, first.stderr
+    assert "0 unchanged, 0 removed; every file verified by sha256" in first.stdout
+    sent = frames(first.stdout)
+    assert sent, first.stdout
+    assert "boot 1" in first.stdout
+    flash = tmp_path / "flash"
+    assert (flash / "lib" / "firmware" / "app.mpy").exists() and not (flash / "maintenance").exists()
+    assert json.loads((flash / "config.json").read_text()) == json.loads(node.read_text())
+    # The frame the deployed firmware sent opens with the keys provisioning registered.
+    f = sent[0]
+    rx = Reception("board:sim", -90.0, 8.0, int(str(f["freq_khz"])) * 1000, int(str(f["sf"])), 125)
+    assert Pipeline(tmp_path / "farm.db", []).process(
+        [UplinkFrame(bytes.fromhex(str(f["phy"])), rx, "test", UplinkFrame.now())]
+    ) == ["accepted"]
+    # A second deploy copies nothing; a changed config copies one file.
+    second = deploy(board, node, "1")
+    assert second.returncode == 0 and "done: 0 copied" in second.stdout, second.stdout + second.stderr
+    cfg = json.loads(node.read_text())
+    cfg["interval_s"] = 600
+    node.write_text(json.dumps(cfg))
+    third = deploy(board, node, "1")
+    assert third.returncode == 0 and "done: 1 copied" in third.stdout and "/config.json" in third.stdout
+
+
+def test_a_deploy_killed_half_way_leaves_a_board_in_maintenance(
+    tmp_path: Path, board: VirtualBoard, node: Path
+) -> None:
+    flash = tmp_path / "flash"
+    proc = subprocess.Popen([AKKER, "deploy", "--board", "sim", "--port", str(board.tty), "--config", str(node)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(list((flash / "lib").rglob("*.mpy"))) < 10:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)  # the laptop's cable pulled, half the modules new
+    proc.wait()
+    assert (flash / "maintenance").exists() and not (flash / "config.json").exists()
+    board.stop()  # power-cycle the board
+    board.start()
+    time.sleep(0.5)
+    with serial.Serial(str(board.tty), 115200, timeout=0.2) as port:
+        port.write(b"\r\n")
+        seen = b""
+        end = time.monotonic() + 5
+        while time.monotonic() < end and b">>>" not in seen:
+            seen += port.read(256)
+    console = seen.decode(errors="replace")
+    assert ">>>" in console and "Traceback" not in console
+    with Device(str(board.tty)) as dev:  # the REPL answers: a technician can deploy again
+        assert dev.eval("1 + 1") == 2
+    again = deploy(board, node, "2")
+    assert again.returncode == 0 and frames(again.stdout), again.stdout + again.stderr
+
+
+def test_the_maintenance_message_is_printed_at_boot(tmp_path: Path, board: VirtualBoard, node: Path) -> None:
+    assert deploy(board, node, "1").returncode == 0
+    (tmp_path / "flash" / "maintenance").write_text("")
+    with Device(str(board.tty)) as dev:
+        dev.soft_reset()
+        lines = dev.read_output(3.0, until="maintenance")
+    assert any("akker: maintenance" in line for line in lines), lines
+
+
+@pytest.fixture
+def empty_port() -> Iterator[str]:
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    try:
+        yield os.ttyname(slave)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_errors_a_technician_meets(tmp_path: Path, board: VirtualBoard, node: Path, empty_port: str) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**json.loads(node.read_text()), "interval_s": 5}))
+    out = deploy(board, bad)
+    assert out.returncode == 2 and "interval_s" in out.stderr and "nothing was deployed" in out.stderr
+    assert not list((tmp_path / "flash").iterdir())  # the board was never touched
+    heltec = akker("provision", "--db", str(tmp_path / "farm.db"), "--name", "h1", "--board", "heltec_v3",
+                   "--out", str(tmp_path / "h1"))  # fmt: skip
+    assert heltec.returncode == 0
+    out = akker(
+        "deploy", "--board", "heltec_v3", "--port", str(board.tty), "--config", str(tmp_path / "h1" / "config.json")
+    )
+    assert out.returncode == 2 and "is for esp32s3: check --board" in out.stderr, out.stderr
+    out = deploy(board, tmp_path / "h1" / "config.json")
+    assert out.returncode == 2 and "is for board heltec_v3, not sim" in out.stderr
+    with serial.Serial(str(board.tty), exclusive=True):
+        out = deploy(board, node)
+    assert out.returncode == 2 and "is busy: another program holds it" in out.stderr
+    out = akker("deploy", "--board", "sim", "--port", empty_port, "--config", str(node))
+    assert out.returncode == 2 and "no board answers on" in out.stderr
+    out = akker("deploy", "--board", "sim", "--port", "/dev/ttyUSB97", "--config", str(node))
+    assert out.returncode == 2 and "no port /dev/ttyUSB97" in out.stderr
+
+
+def test_a_board_running_its_application_is_named_as_such(tmp_path: Path, board: VirtualBoard, node: Path) -> None:
+    # An application that swallows Ctrl-C and never returns to the REPL.
+    (tmp_path / "flash" / "main.py").write_text(
+        "import time\nwhile True:\n    try:\n        print('busy')\n        time.sleep(0.05)\n"
+        "    except KeyboardInterrupt:\n        pass\n"
+    )
+    board.stop()
+    board.start()
+    out = deploy(board, node)
+    assert out.returncode == 2 and "runs its application, not the REPL" in out.stderr, out.stderr
