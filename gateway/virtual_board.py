@@ -34,6 +34,7 @@ DEFAULT_CONFIG: dict[str, Any] = {"role": "gateway", "board": "sim"}
 _POWER_ON = Path(__file__).resolve().parents[1] / "firmware" / "sim" / "power_on.py"
 _READ = 4096  # bytes moved per read
 _SELECT_S = 0.5  # the longest the relay sleeps; stop() and the other calls wake it at once
+_PENDING_MAX = 65536  # lossless: bytes held for a slow host before the board is held back
 _STOP_S = 3.0  # how long stop() waits for the interpreter to end before killing it
 
 
@@ -60,6 +61,7 @@ class VirtualBoard:
         heapsize: str = "256k",
         args: Sequence[str] | None = None,
         bare: bool = False,
+        lossless: bool = False,
     ) -> None:
         self.root = Path(root)
         self.build = Path(build)
@@ -82,6 +84,10 @@ class VirtualBoard:
         self.air = self.root / "air.jsonl"
         self.console_log = place("console.log")
         self.dropped = 0  # board bytes lost while unplugged or while the host side's buffer was full
+        # lossless: while the host reads slower than the board writes, hold the board back (stop reading
+        # from it) instead of dropping, as USB flow control does; the field simulator needs every frame.
+        self.lossless = lossless
+        self._pending = bytearray()
         self._proc: subprocess.Popen[bytes] | None = None
         self._console: BinaryIO | None = None
         self._board: int | None = None  # master of the board's pty
@@ -239,11 +245,15 @@ class VirtualBoard:
     def _relay(self) -> None:
         assert self._wake_r is not None
         while not self._stop.is_set():
-            fds = [self._wake_r] + [fd for fd in (self._board, self._host) if fd is not None]
-            ready, _, _ = select.select(fds, [], [], _SELECT_S)
+            board = self._board if len(self._pending) < _PENDING_MAX else None
+            fds = [self._wake_r] + [fd for fd in (board, self._host) if fd is not None]
+            wfds = [self._host] if self._pending and self._host is not None else []
+            ready, writable, _ = select.select(fds, wfds, [], _SELECT_S)
             if self._wake_r in ready:
                 os.read(self._wake_r, _READ)
                 self._run_ops()
+            if writable:
+                self._flush_pending()
             if self._board is not None and self._board in ready:
                 self._from_board()
             if self._host is not None and self._host in ready:
@@ -300,7 +310,19 @@ class VirtualBoard:
                 return  # the board is not reading (or has ended): its input is lost, as on a full USB buffer
             view = view[n:]
 
+    def _flush_pending(self) -> None:
+        assert self._host is not None
+        try:
+            n = os.write(self._host, self._pending)
+        except (BlockingIOError, OSError):
+            return
+        del self._pending[:n]
+
     def _to_host(self, data: bytes) -> None:
+        if self.lossless and self._host is not None:
+            self._pending += data
+            self._flush_pending()
+            return
         if self._host is None:
             self.dropped += len(data)
             return

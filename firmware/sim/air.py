@@ -6,7 +6,9 @@ The sim board's air file is ROOT/air.jsonl: one JSON object per line,
      "crc_error": false, "phy": "40da1b0126..."}
 
 phy (hex) is the packet; every other key is optional (defaults: the modem's own
-settings, -80 dBm, 10 dB, no CRC error). The file is a queue, not a clock:
+settings, -80 dBm, 10 dB, no CRC error, and the board's clock for the reception
+time; `akker sim` gives "t_ms", its virtual time, which becomes the packet's
+ticks_ms). The file is a queue, not a clock:
 while the modem receives, each poll reads the lines appended since the last
 one, in order, and the modem hears a line only when its freq_khz, sf and bw_khz
 match the modem's configuration; a line not heard is gone. A partial last line
@@ -137,6 +139,7 @@ class Receiver:
             rssi = int(p.get("rssi_dbm", -80))
             snr = round(p.get("snr_db", 10) * 4)  # the driver's unit: dB x 4
             crc_error = bool(p.get("crc_error", False))
+            at = p.get("t_ms")  # the field simulator's virtual time: the board clock of that reception
         except (ValueError, KeyError, TypeError, AttributeError):
             self.errors += 1
             return None
@@ -150,7 +153,7 @@ class Receiver:
             rx_packet = RxPacket(phy)  # as the driver: a packet is refilled only at the same length
         else:
             rx_packet[:] = phy
-        rx_packet.ticks_ms = modem.clock.ticks_ms()
+        rx_packet.ticks_ms = modem.clock.ticks_ms() if at is None else at & 0x3FFFFFFF
         rx_packet.rssi = rssi
         rx_packet.snr = snr
         rx_packet.crc_error = crc_error

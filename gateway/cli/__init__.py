@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from . import codec, deploy, flash, gateway, node, nodes, provision
+from . import codec, deploy, flash, gateway, node, nodes, provision, sim
 from .errors import CliError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handle
     ),
     "flash": ("erase a board and write MicroPython onto it", flash.add_flash_args, flash.cmd_flash),
     "deploy": ("copy the firmware and a config onto a board, verified", deploy.add_deploy_args, deploy.cmd_deploy),
+    "sim": ("simulate a farm: nodes, gateway board and bridge in virtual time", sim.add_sim_args, sim.cmd_sim),
     "gateway": ("the bridge: run it, or show its counters", gateway.add_gateway_args, gateway.cmd_gateway),
 }
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from datetime import datetime, timedelta
 from typing import Any
 
 import serial
@@ -27,6 +28,7 @@ from payload_codec import hostlink
 log = logging.getLogger("akker.serial")
 
 _READ_TIMEOUT_S = 0.1  # a read returns after this with what it has: the longest stop() waits for the loop
+_TICKS_PERIOD = 1 << 30  # MicroPython's ticks_ms wraps here
 _WRITE_TIMEOUT_S = 1.0  # a board that reads nothing must not hang a command
 _RETRY_S = 0.5  # between two attempts to reopen a lost port
 _ANSWER_S = 2.0  # how long ping() and configure() wait for the board's answer
@@ -35,9 +37,17 @@ _ANSWER_S = 2.0  # how long ping() and configure() wait for the board's answer
 class SerialBoardSource:
     name = "serial"
 
-    def __init__(self, port: str, baudrate: int = 115200) -> None:
+    def __init__(
+        self, port: str, baudrate: int = 115200, board_epoch: datetime | None = None, gateway_id: str | None = None
+    ) -> None:
         self.port = port  # a device path or a pyserial URL (socket://host:port, rfc2217://...)
+        self.gateway_id = gateway_id  # names this gateway in receptions instead of its board id
         self.baudrate = baudrate
+        # The field simulator's source: a simulated gateway board's clock is virtual time, so a frame's
+        # reception time is board_epoch + its ticks_ms (unwrapped), not the moment the bridge got it.
+        self.board_epoch = board_epoch
+        self._ticks_base = 0
+        self._last_ticks = 0
         self.board: str | None = None  # the board id from the last PONG
         self.firmware: list[int] | None = None  # its firmware version, major, minor, patch
         self._serial: serial.SerialBase | None = None
@@ -55,7 +65,7 @@ class SerialBoardSource:
     @property
     def gateway(self) -> str:
         """The gateway id in every Reception: the board's id once it answered a PING, its port until then."""
-        return f"board:{self.board or self.port}"
+        return self.gateway_id or f"board:{self.board or self.port}"
 
     # ------------------------------------------------------------ Source
 
@@ -231,7 +241,14 @@ class SerialBoardSource:
             crc_ok=not packet["crc_error"],
             counter_us=packet["ticks_ms"] * 1000,
         )
-        frame = UplinkFrame(phy=packet["phy"], rx=rx, source=self.name, received_at=UplinkFrame.now())
+        received_at = UplinkFrame.now()
+        if self.board_epoch is not None:
+            ticks = packet["ticks_ms"]
+            if ticks < self._last_ticks:
+                self._ticks_base += _TICKS_PERIOD  # the board's 30-bit ticks wrapped
+            self._last_ticks = ticks
+            received_at = self.board_epoch + timedelta(milliseconds=self._ticks_base + ticks)
+        frame = UplinkFrame(phy=packet["phy"], rx=rx, source=self.name, received_at=received_at)
         assert self._intake is not None
         self._intake.submit([frame])
 
