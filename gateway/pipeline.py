@@ -199,7 +199,11 @@ class Pipeline:
     # -------------------------------------------------------------- stages
 
     def _reject(self, reason: str, frame: UplinkFrame, detail: str) -> str:
-        log.warning("rejected reason=%s gateway=%s source=%s detail=%r", reason, frame.rx.gateway, frame.source, detail)
+        # A radio hears damaged packets all day (collisions, noise): counted, logged only when debugging.
+        level = logging.DEBUG if reason == "bad_crc" else logging.WARNING
+        log.log(
+            level, "rejected reason=%s gateway=%s source=%s detail=%r", reason, frame.rx.gateway, frame.source, detail
+        )
         return "rejected_" + reason
 
     def _reload_nodes(self, force: bool = False) -> None:
