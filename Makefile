@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := tests/js/node_modules/.installed
 
-.PHONY: setup test lint bench clean flash deploy
+.PHONY: setup test lint bench clean flash deploy demo
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ test: lint $(NODE_STAMP)
 
 bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench
+
+# The main job on a laptop: a 20-node farm simulated for 7 days through the real firmware, gateway
+# firmware and bridge, then the dashboard on the result (Ctrl-C stops it). DEMO_HTTP to move the port.
+DEMO_HTTP ?= 127.0.0.1:8080
+demo: $(STAMP)
+	rm -rf demo && mkdir -p demo
+	$(BIN)/akker sim --nodes 20 --days 7 --runtime micropython --seed 1 --db demo/farm.db --truth demo/truth.jsonl
+	$(BIN)/akker dashboard --db demo/farm.db --http $(DEMO_HTTP)
 
 # make flash BOARD=heltec_v3 PORT=/dev/ttyUSB0 [FIRMWARE=file.bin]
 flash: $(STAMP)

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import codec, deploy, flash, gateway, node, nodes, provision, sim
+from .dashboard import add_dashboard_args, cmd_dashboard
 from .errors import CliError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -30,6 +31,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handle
     "deploy": ("copy the firmware and a config onto a board, verified", deploy.add_deploy_args, deploy.cmd_deploy),
     "sim": ("simulate a farm: nodes, gateway board and bridge in virtual time", sim.add_sim_args, sim.cmd_sim),
     "gateway": ("the bridge: run it, or show its counters", gateway.add_gateway_args, gateway.cmd_gateway),
+    "dashboard": ("the farm dashboard in a web browser, read-only on the store", add_dashboard_args, cmd_dashboard),
 }
 
 

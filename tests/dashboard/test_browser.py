@@ -1,0 +1,194 @@
+"""The dashboard in a real browser (Playwright driving Debian's Chromium, headless) on the test farm.
+
+It opens the overview, finds every node, opens nodes and finds their charts
+drawn with the stored data and their reception history. Screenshots go to the
+test's folder, and also to test-artifacts/ at the repository's root when
+AKKER_ARTIFACTS is set (CI keeps them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+
+from gateway.dashboard.server import DashboardServer
+from tests.dashboard import farm
+
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if CHROMIUM is None:
+        raise RuntimeError("chromium is not installed: `apt-get install chromium` (.ci/run does it)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard(farm_db: Path) -> Iterator[DashboardServer]:
+    with DashboardServer(farm_db, "127.0.0.1", 0, now=lambda: farm.NOW) as s:
+        yield s
+
+
+class Visit:
+    """A page, with every console error and every request it made, for the checks at the end."""
+
+    def __init__(self, browser: Browser, base_url: str, shots: Path) -> None:
+        self.context = browser.new_context(viewport={"width": 1300, "height": 900}, timezone_id="UTC", locale="en-GB")
+        self.page: Page = self.context.new_page()
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.base_url = base_url
+        self.shots = shots
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda err: self.errors.append(str(err)))
+        self.page.on("request", self._request)
+
+    def _console(self, msg: ConsoleMessage) -> None:
+        if msg.type in ("error", "warning"):
+            self.errors.append(msg.text)
+
+    def _request(self, req: Request) -> None:
+        self.requests.append(req.url)
+
+    def screenshot(self, name: str) -> Path:
+        path = self.shots / name
+        self.page.screenshot(path=str(path), full_page=True)
+        if os.environ.get("AKKER_ARTIFACTS"):
+            ARTIFACTS.mkdir(exist_ok=True)
+            shutil.copy(path, ARTIFACTS / name)
+        return path
+
+    def check_clean(self) -> None:
+        assert self.errors == []
+        assert all(u.startswith(self.base_url) or u.startswith("data:") for u in self.requests), self.requests
+
+
+@pytest.fixture
+def visit(browser: Browser, dashboard: DashboardServer, tmp_path: Path) -> Iterator[Visit]:
+    v = Visit(browser, dashboard.url, tmp_path)
+    try:
+        yield v
+    finally:
+        v.context.close()
+
+
+def api(dashboard: DashboardServer, path: str) -> Any:
+    with urllib.request.urlopen(dashboard.url + path, timeout=10) as r:
+        return json.load(r)
+
+
+def expected_charts(detail: Any) -> dict[str, tuple[int, int]]:
+    """chart -> (series drawn, points per series), from the node's JSON: a series is drawn when it has a value."""
+
+    def has(values: list[object]) -> int:
+        return int(any(v is not None for v in values))
+
+    s, days = detail["series"], detail["catches_per_day"]
+    n = len(s["t"])
+    return {
+        "soil_moisture": (sum(has(p) for p in s["soil_moisture_pct"]), n),
+        "temperature": (sum(has(p) for p in s["soil_temp_c"]) + has(s["air_temp_c"]), n),
+        "air_humidity": (has(s["air_rh_pct"]), n),
+        "catches": (sum(has(t) for t in days["traps"]), len(days["t"])),
+        "battery": (has(s["battery_v"]), n),
+    }
+
+
+def check_charts(page: Page, detail: Any) -> None:
+    for chart, (series, points) in expected_charts(detail).items():
+        section = page.locator(f'section.chart[data-chart="{chart}"]')
+        assert (section.get_attribute("data-series"), section.get_attribute("data-points")) == (
+            str(series), str(points) if series else "0"), chart  # fmt: skip
+        if not series:
+            continue
+        canvas = section.locator("canvas")
+        box = canvas.bounding_box()
+        assert box is not None and box["width"] > 100 and box["height"] > 100, chart
+        # uPlot's legend has a row for the time axis and one per series.
+        assert section.locator(".u-legend .u-series").count() == series + 1, chart
+        # Something was painted: the lines or bars take far more pixels than the axes' grid alone.
+        painted = canvas.evaluate(
+            "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+            " let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }"
+        )
+        assert painted > 1000, chart
+
+
+def test_the_overview_shows_every_node_and_the_active_alerts(visit: Visit, dashboard: DashboardServer) -> None:
+    visit.page.goto(dashboard.url)
+    visit.page.wait_for_selector("body[data-loaded=overview]")
+    rows = visit.page.locator("tr.node")
+    assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.node)")) == sorted(farm.NODES)
+    north = visit.page.locator('tr.node[data-node="north-1"]')
+    assert north.locator("td").nth(1).inner_text() == "30 min ago"
+    assert "2 gateways" in north.inner_text() and "10.5 / 35.0" in north.inner_text()
+    assert visit.page.locator('tr.node[data-node="south-2"] td').nth(1).inner_text() == "30 h ago"
+    kinds = visit.page.locator("ul.alerts li").evaluate_all("ls => ls.map(l => l.dataset.node + ' ' + l.dataset.kind)")
+    assert kinds == ["east-3 catches_high", "north-1 soil_moisture_low", "south-2 silent", "south-2 battery_low"]
+    assert visit.screenshot("dashboard-overview.png").stat().st_size > 10_000
+    visit.check_clean()
+
+
+def test_a_node_page_draws_its_charts_and_lists_its_receptions(visit: Visit, dashboard: DashboardServer) -> None:
+    visit.page.goto(dashboard.url)
+    visit.page.wait_for_selector("body[data-loaded=overview]")
+    visit.page.locator('tr.node[data-node="north-1"] a').click()
+    visit.page.wait_for_selector("body[data-loaded=node]")
+    assert visit.page.url == dashboard.url + "node/north-1"
+    assert visit.page.locator("#title").inner_text() == "Node north-1"
+    detail = api(dashboard, "api/nodes/north-1")
+    assert expected_charts(detail) == {"soil_moisture": (2, 66), "temperature": (2, 66), "air_humidity": (1, 66),
+                                       "catches": (1, 3), "battery": (1, 66)}  # fmt: skip
+    check_charts(visit.page, detail)
+    rows = visit.page.locator("#receptions tbody tr")
+    assert rows.count() == 50
+    first = rows.first.locator("td").all_inner_texts()
+    assert first[1:] == ["66", "report", "2 (aa555a0000000001, aa555a0000000002)", "-97", "7.5", "9"]
+    assert "soil moisture 10.5 % is below 15 %" in visit.page.locator("#alerts").inner_text()
+    visit.screenshot("dashboard-node-north-1.png")
+    visit.check_clean()
+
+
+def test_a_batching_node_with_two_traps_draws_a_bar_per_trap(visit: Visit, dashboard: DashboardServer) -> None:
+    visit.page.goto(dashboard.url + "node/east-3?days=3")
+    visit.page.wait_for_selector("body[data-loaded=node]")
+    detail = api(dashboard, "api/nodes/east-3?days=3")
+    assert expected_charts(detail)["catches"] == (2, 3) and expected_charts(detail)["temperature"] == (3, 64)
+    check_charts(visit.page, detail)
+    assert visit.page.locator("nav.range a.current").inner_text() == "3 days"
+    visit.screenshot("dashboard-node-east-3.png")
+    visit.check_clean()
+
+
+def test_an_unknown_node_is_a_404_and_a_silent_node_still_has_its_history(
+    visit: Visit, dashboard: DashboardServer
+) -> None:
+    response = visit.page.goto(dashboard.url + "node/west-9")
+    assert response is not None and response.status == 404
+    visit.errors.clear()  # the browser reports the 404 itself
+    visit.page.goto(dashboard.url + "node/south-2?days=1")
+    visit.page.wait_for_selector("body[data-loaded=node]")
+    # Nothing in the last day: empty charts say so; the receptions are still there.
+    assert visit.page.locator("section.chart p.empty").count() == 5
+    assert visit.page.locator("#receptions tbody tr").count() == 36
+    assert "not heard for 1 d 6 h" in visit.page.locator("#alerts").inner_text()
+    visit.check_clean()
