@@ -245,7 +245,10 @@ def _through_gateways(
         for src in sources:
             _wait(lambda src=src: src.board is not None, 20, "a gateway board did not answer its PING")  # type: ignore[misc]
         for vb, gw in zip(boards, gws, strict=True):
-            lines = [_air_line(rx) for rx in heard if rx.gateway == gw.name]
+            mine = sorted(
+                (rx for rx in heard if rx.gateway == gw.name), key=lambda rx: rx.tx.t_ms + rx.tx.airtime_us // 1000
+            )
+            lines = [_air_line(rx) for rx in mine]  # in the order their receptions end
             with vb.air.open("a") as f:
                 f.write("".join(line + "\n" for line in lines))
         want = len(heard)

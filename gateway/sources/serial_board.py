@@ -244,8 +244,8 @@ class SerialBoardSource:
         received_at = UplinkFrame.now()
         if self.board_epoch is not None:
             ticks = packet["ticks_ms"]
-            if ticks < self._last_ticks:
-                self._ticks_base += _TICKS_PERIOD  # the board's 30-bit ticks wrapped
+            if ticks + _TICKS_PERIOD // 2 < self._last_ticks:
+                self._ticks_base += _TICKS_PERIOD  # the board's 30-bit ticks wrapped (not a frame a bit out of order)
             self._last_ticks = ticks
             received_at = self.board_epoch + timedelta(milliseconds=self._ticks_base + ticks)
         frame = UplinkFrame(phy=packet["phy"], rx=rx, source=self.name, received_at=received_at)

@@ -60,6 +60,13 @@ def test_every_frame_heard_is_stored_once_with_the_true_values(
     sent = {(parse_frame(bytes.fromhex(str(e["phy"])))["dev_addr"], parse_frame(bytes.fromhex(str(e["phy"])))["fcnt16"])
             for e in heard}  # fmt: skip
     assert {(a, f & 0xFFFF) for a, f in stored} == sent  # every intact frame, nothing else
+    # Each record is stamped with the gateway board's (virtual) clock: when that frame ended on the air.
+    sent_at = {}
+    for e in heard:
+        f = parse_frame(bytes.fromhex(str(e["phy"])))
+        sent_at[(f["dev_addr"], f["fcnt16"])] = when(str(e["time"])) + timedelta(microseconds=int(str(e["airtime_us"])))
+    for r in recs:
+        assert abs(when(r.received_at) - sent_at[(r.dev_addr, r.fcnt & 0xFFFF)]) < timedelta(seconds=0.1)
     # Decoded samples against what the sensors saw at that moment.
     truth_samples: dict[str, list[dict[str, object]]] = defaultdict(list)
     for e in ev:
