@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from firmware.version import VERSION
 from gateway import store
@@ -28,12 +29,24 @@ log = logging.getLogger("akker.bridge")
 VERSION_TEXT = ".".join(str(v) for v in VERSION)
 
 
+class Service(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class Bridge:
     def __init__(
-        self, db_path: Path, sources: Sequence[Source], sinks: Sequence[Sink], dedup_window_s: float = 2.0
+        self,
+        db_path: Path,
+        sources: Sequence[Source],
+        sinks: Sequence[Sink],
+        dedup_window_s: float = 2.0,
+        services: Sequence[Service] = (),
     ) -> None:
         self.db_path = db_path
         self.sources = list(sources)
+        self.services = list(services)  # the dashboard, the alert publisher: started last, stopped first
         self.workers = [Worker(s, db_path) for s in sinks]
         self.pipeline = Pipeline(
             db_path, [s.name for s in sinks], dedup_window_s=dedup_window_s, on_commit=self._wake_workers
@@ -73,7 +86,23 @@ class Bridge:
             from gateway.sinks.webhook import WebhookSink
 
             sinks.append(WebhookSink(cfg.webhook))
-        return cls(cfg.db, sources, sinks, dedup_window_s=cfg.dedup_window_ms / 1000)
+        services: list[Service] = []
+        rules = None
+        if cfg.http or cfg.mqtt:
+            from gateway.dashboard import alerts
+
+            rules = alerts.load(cfg.alerts) if cfg.alerts else alerts.default_config()
+        http = cfg.http_address()
+        if http:
+            from gateway.dashboard.server import DashboardServer
+
+            services.append(DashboardServer(cfg.db, http[0], http[1], alerts_config=rules))
+        mqtt = next((s for s in sinks if s.name == "mqtt"), None)
+        if mqtt is not None and rules is not None:
+            from gateway.alerts_mqtt import AlertPublisher
+
+            services.append(AlertPublisher(cfg.db, rules, mqtt.publish_retained, cfg.alerts_every_s))  # type: ignore[attr-defined]
+        return cls(cfg.db, sources, sinks, dedup_window_s=cfg.dedup_window_ms / 1000, services=services)
 
     def _wake_workers(self) -> None:
         for w in self.workers:
@@ -90,6 +119,8 @@ class Bridge:
             w.start()
         for s in self.sources:
             s.start(self.pipeline)
+        for service in self.services:
+            service.start()
         log.info(
             "running version=%s sources=%s sinks=%s nodes=%d",
             VERSION_TEXT,
@@ -99,6 +130,8 @@ class Bridge:
         )
 
     def stop(self) -> None:
+        for service in self.services:
+            service.stop()
         for s in self.sources:
             s.stop()
         self.pipeline.stop()

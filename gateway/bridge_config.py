@@ -43,6 +43,9 @@ FIELDS: tuple[Field, ...] = (
     Field("jsonl", Path, None, "append every record as one JSON line to this file"),
     Field("webhook", str, None, "POST every record's JSON to this http:// or https:// URL"),
     Field("gateway_id", str, None, "this bridge's id in MQTT topics and receptions (default: the host name)"),
+    Field("http", str, None, "serve the dashboard on HOST:PORT, e.g. 127.0.0.1:8080 (read-only on the store)"),
+    Field("alerts", Path, None, "alert rules per field (TOML, docs/dashboard.md) for the dashboard and MQTT"),
+    Field("alerts_every_s", int, 60, "evaluate the alerts this often and publish changes on MQTT"),
     Field("dedup_window_ms", int, 2000, "receptions of one frame within this many ms merge into one record"),
     Field("log_level", str, "info", "debug, info, warning or error"),
     Field("log_format", str, "text", "text (key=value) or json (one object per line)"),
@@ -70,17 +73,27 @@ class BridgeConfig:
     jsonl: Path | None = None
     webhook: str | None = None
     gateway_id: str = ""
+    http: str | None = None
+    alerts: Path | None = None
+    alerts_every_s: int = 60
     dedup_window_ms: int = 2000
     log_level: str = "info"
     log_format: str = "text"
 
     def udp_address(self) -> tuple[str, int] | None:
-        if self.udp is None:
-            return None
-        host, sep, port = self.udp.rpartition(":")
-        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ConfigError(f"udp = {self.udp!r}: use HOST:PORT, e.g. 0.0.0.0:1700")
-        return host.strip("[]") or "0.0.0.0", int(port)
+        return _address("udp", self.udp, "0.0.0.0:1700")
+
+    def http_address(self) -> tuple[str, int] | None:
+        return _address("http", self.http, "127.0.0.1:8080")
+
+
+def _address(name: str, value: str | None, example: str) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{name} = {value!r}: use HOST:PORT, e.g. {example}")
+    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -141,6 +154,9 @@ def resolve(args: argparse.Namespace) -> BridgeConfig:
     if not all(c.isalnum() or c in "-_." for c in cfg.gateway_id):
         raise ConfigError(f"gateway_id {cfg.gateway_id!r}: use letters, digits, '-', '_' or '.' (an MQTT topic level)")
     cfg.udp_address()
+    cfg.http_address()
+    if cfg.alerts_every_s < 1:
+        raise ConfigError("alerts_every_s must be at least 1")
     return cfg
 
 

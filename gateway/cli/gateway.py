@@ -39,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
     logs.setup(cfg.log_level, cfg.log_format)
     try:
         bridge = Bridge.build(cfg)
-    except ValueError as err:  # a bad MQTT or webhook URL
+    except ValueError as err:  # a bad MQTT or webhook URL, an alert config that does not parse
         raise CliError(str(err)) from None
     try:
         bridge.run()

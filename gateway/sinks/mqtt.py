@@ -157,6 +157,17 @@ class MqttSink:
         self.client.disconnect()
         self.client.loop_stop()
 
+    def publish_retained(self, topic: str, payload: str) -> bool:
+        """Publish retained at QoS 1 and wait for the broker's PUBACK; False when the broker is away."""
+        if not self._connected.is_set():
+            return False
+        info = self.client.publish(topic, payload, qos=1, retain=True)
+        try:
+            info.wait_for_publish(ACK_TIMEOUT_S)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
     def deliver(self, records: Sequence[Record]) -> Sequence[int]:
         if not self._connected.is_set():
             raise SinkDown(f"broker {self.broker} unreachable")

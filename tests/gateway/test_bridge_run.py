@@ -268,3 +268,40 @@ def test_no_key_in_any_output(tmp_path: Path) -> None:
     out = subprocess.run([AKKER, "gateway", "status", "--db", str(db)], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and nwk.hex() not in out.stdout and app.hex() not in out.stdout
     assert oct(os.stat(db).st_mode & 0o777) == "0o600"
+
+
+def test_the_bridge_serves_the_dashboard_and_publishes_alerts(tmp_path: Path, broker: Mosquitto) -> None:
+    import urllib.request
+
+    db = tmp_path / "farm.db"
+    register(db)
+    port, http = udp_free_port(), free_port()
+    sub = Subscriber(broker)
+    log = open(tmp_path / "bridge.log", "wb")  # noqa: SIM115 - held for the bridge's life
+    proc = subprocess.Popen(
+        [AKKER, "gateway", "run", "--db", str(db), "--udp", f"127.0.0.1:{port}", "--mqtt", broker.url,
+         "--http", f"127.0.0.1:{http}", "--alerts-every-s", "1"], stdout=log, stderr=log,
+    )  # fmt: skip
+    gw = Forwarder(port)
+    try:
+        deadline = time.monotonic() + 20
+        while "running" not in (tmp_path / "bridge.log").read_text():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        gw.send(push_data(1, report_phy("north-1", 0, [sample(moisture=4.0)])))  # bone dry: below 15 %
+        gw.send(push_data(2, report_phy("south-2", 0, [sample(moisture=30.0)])))
+        gw.collect(1.0)
+        assert sub.wait(lambda: any(json.loads(m) for m in sub.on("akker/north-1/alerts")), 20)
+        alert = json.loads(sub.on("akker/north-1/alerts")[-1])[0]
+        assert alert["kind"] == "soil_moisture_low" and alert["node"] == "north-1"
+        assert sub.wait(lambda: sub.on("akker/south-2/alerts") == [b"[]"])  # nothing wrong there
+        with urllib.request.urlopen(f"http://127.0.0.1:{http}/api/nodes", timeout=10) as answer:
+            overview = json.loads(answer.read())
+        names = [n["name"] for f in overview["fields"] for n in f["nodes"]]
+        assert sorted(names) == ["north-1", "south-2"]
+    finally:
+        gw.close()
+        sub.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        log.close()
