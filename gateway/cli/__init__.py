@@ -11,8 +11,11 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import codec, deploy, flash, gateway, node, nodes, provision, sim
+from .calibrate import add_calibrate_args, cmd_calibrate
+from .check import add_check_args, cmd_check
 from .dashboard import add_dashboard_args, cmd_dashboard
 from .errors import CliError
+from .monitor import add_monitor_args, cmd_monitor
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -32,6 +35,9 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handle
     "sim": ("simulate a farm: nodes, gateway board and bridge in virtual time", sim.add_sim_args, sim.cmd_sim),
     "gateway": ("the bridge: run it, or show its counters", gateway.add_gateway_args, gateway.cmd_gateway),
     "dashboard": ("the farm dashboard in a web browser, read-only on the store", add_dashboard_args, cmd_dashboard),
+    "check": ("a board's sensors, radio, heap and counters: PASS or FAIL", add_check_args, cmd_check),
+    "calibrate": ("write a soil probe's dry or wet reading into the board's config", add_calibrate_args, cmd_calibrate),
+    "monitor": ("follow a node's log or a gateway board's frames, decoded", add_monitor_args, cmd_monitor),
 }
 
 
