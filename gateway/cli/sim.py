@@ -6,7 +6,11 @@ import argparse
 from pathlib import Path
 
 from gateway import logs
+from gateway.bridge import VERSION_TEXT
 from gateway.sim.runner import SimConfig, SimError, run, summary_table
+from gateway.sinks import Sink
+from gateway.sinks.jsonl import JsonlSink
+from gateway.sinks.mqtt import MqttSink
 
 from .errors import CliError
 
@@ -22,10 +26,20 @@ def add_sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gateways", type=int, default=1, help="gateway boards on the farm (default 1)")
     p.add_argument("--radius", type=float, default=3000.0, metavar="M", help="nodes within M metres (default 3000)")
     p.add_argument("--interval", type=int, default=900, metavar="S", help="sampling interval (default 900 s)")
+    p.add_argument("--mqtt", help="the bridge also publishes every record here: mqtt://[user:pass@]host:port")
+    p.add_argument("--jsonl", type=Path, help="the bridge also appends every record to this file")
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
     logs.setup("error")  # collisions make bad-CRC frames by the hundred: the summary counts them
+    sinks: list[Sink] = []
+    try:
+        if args.mqtt:
+            sinks.append(MqttSink(args.mqtt, "sim", version=VERSION_TEXT))
+    except ValueError as err:
+        raise CliError(str(err)) from None
+    if args.jsonl:
+        sinks.append(JsonlSink(args.jsonl))
     cfg = SimConfig(
         nodes=args.nodes,
         days=args.days,
@@ -36,6 +50,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         gateways=args.gateways,
         radius_m=args.radius,
         interval_s=args.interval,
+        sinks=tuple(sinks),
     )
     try:
         result = run(cfg)

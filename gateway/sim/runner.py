@@ -264,6 +264,8 @@ def _through_gateways(
             if time.monotonic() > deadline:
                 raise SimError(f"the bridge got {got} of {want} frames from the gateway boards and stalled")
             time.sleep(0.2)
+        if cfg.sinks:  # every record delivered before the bridge stops (what is not stays in the outbox)
+            _wait(lambda: not _backlog(bridge), 120, "the sinks did not take every record within 2 minutes")
     finally:
         bridge.stop()
         for vb in boards:
@@ -275,6 +277,14 @@ def _received(bridge: Bridge) -> int:
     db = store.connect_readonly(bridge.db_path)
     try:
         return store.counters(db).get("received", 0)
+    finally:
+        db.close()
+
+
+def _backlog(bridge: Bridge) -> int:
+    db = store.connect_readonly(bridge.db_path)
+    try:
+        return sum(store.backlog(db).values())
     finally:
         db.close()
 

@@ -26,7 +26,7 @@ TOLERANCE = {"soil_moisture_pct": 0.051, "soil_temp_c": 0.05 + 0.0625, "air_temp
 def sim(tmp: Path, runtime: str, nodes: int = 3, days: str = "1", seed: str = "3") -> tuple[Path, Path, str]:
     db, truth = tmp / f"{runtime}.db", tmp / f"{runtime}.jsonl"
     args = ["sim", "--nodes", str(nodes), "--days", days, "--runtime", runtime, "--seed", seed, "--db", str(db),
-            "--truth", str(truth)]  # fmt: skip
+            "--truth", str(truth), "--jsonl", str(tmp / f"{runtime}.records.jsonl")]  # fmt: skip
     out = subprocess.run([AKKER, *args], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     return db, truth, out.stdout
@@ -57,6 +57,8 @@ def test_every_frame_heard_is_stored_once_with_the_true_values(
     recs = store.records(db, limit=100000)
     stored = {(r.dev_addr, r.fcnt) for r in recs}
     assert len(stored) == len(recs)  # one record per (DevAddr, FCnt)
+    fed = [json.loads(line) for line in db_path.with_suffix(".records.jsonl").read_text().splitlines()]
+    assert sorted((m["node"], m["fcnt"]) for m in fed) == sorted((r.node, r.fcnt) for r in recs)  # the sink got all
     sent = {(parse_frame(bytes.fromhex(str(e["phy"])))["dev_addr"], parse_frame(bytes.fromhex(str(e["phy"])))["fcnt16"])
             for e in heard}  # fmt: skip
     assert {(a, f & 0xFFFF) for a, f in stored} == sent  # every intact frame, nothing else

@@ -171,3 +171,17 @@ def test_a_board_running_its_application_is_named_as_such(tmp_path: Path, board:
     board.start()
     out = deploy(board, node)
     assert out.returncode == 2 and "runs its application, not the REPL" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        ("[Errno 13] could not open port /dev/ttyUSB0: [Errno 13] Permission denied: '/dev/ttyUSB0'", "dialout group"),
+        ("Could not exclusively lock port /dev/ttyUSB0: [Errno 11] Resource temporarily unavailable", "is busy"),
+        ("[Errno 2] could not open port /dev/ttyUSB0: [Errno 2] No such file or directory", "is the board plugged in"),
+    ],
+)
+def test_port_errors_say_what_to_do(error: str, expected: str) -> None:
+    from gateway.device import _open_error
+
+    assert expected in str(_open_error("/dev/ttyUSB0", OSError(error)))
