@@ -87,10 +87,10 @@ class Record:
         }
 
 
-_RECORD_COLUMNS = "id, node, dev_addr, fcnt, fport, received_at, data, derived, rx"
+RECORD_COLUMNS = "id, node, dev_addr, fcnt, fport, received_at, data, derived, rx"  # in record_from_row's order
 
 
-def _record(row: tuple[object, ...]) -> Record:
+def record_from_row(row: tuple[object, ...]) -> Record:
     rid, node, dev_addr, fcnt, fport, received_at, data, derived, rx = row
     return Record(
         id=int(rid),  # type: ignore[call-overload]
@@ -217,12 +217,12 @@ class Outbox:
 
     def pending(self, after: int, limit: int) -> list[Record]:
         rows = self.db.execute(
-            f"SELECT {', '.join('r.' + c.strip() for c in _RECORD_COLUMNS.split(','))}"
+            f"SELECT {', '.join('r.' + c.strip() for c in RECORD_COLUMNS.split(','))}"
             " FROM outbox o JOIN records r ON r.id = o.record_id"
             " WHERE o.sink = ? AND o.record_id > ? ORDER BY o.record_id LIMIT ?",
             (self.sink, after, limit),
         ).fetchall()
-        return [_record(row) for row in rows]
+        return [record_from_row(row) for row in rows]
 
     def confirm(self, record_ids: Iterable[int]) -> int:
         ids = list(record_ids)
@@ -262,5 +262,5 @@ def records(db: sqlite3.Connection, node: str | None = None, limit: int = 1000) 
     """The newest stored, decoded records (of one node), oldest first."""
     where = "WHERE error IS NULL" + (" AND node = ?" if node else "")
     args: tuple[object, ...] = (node, limit) if node else (limit,)
-    rows = db.execute(f"SELECT {_RECORD_COLUMNS} FROM records {where} ORDER BY id DESC LIMIT ?", args).fetchall()
-    return [_record(row) for row in reversed(rows)]
+    rows = db.execute(f"SELECT {RECORD_COLUMNS} FROM records {where} ORDER BY id DESC LIMIT ?", args).fetchall()
+    return [record_from_row(row) for row in reversed(rows)]

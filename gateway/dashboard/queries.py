@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from gateway.frame import iso_utc
-from gateway.store import Record
-
-_RECORD_COLUMNS = "id, node, dev_addr, fcnt, fport, received_at, data, derived, rx"
+from gateway.store import RECORD_COLUMNS, Record, record_from_row
 
 
 @dataclass(frozen=True)
@@ -80,14 +78,14 @@ def records(
     """
     until_s, since_s = iso(until), None if since is None else iso(since)
     cursor = db.execute(
-        f"SELECT {_RECORD_COLUMNS} FROM records WHERE node = ? AND error IS NULL AND received_at <= ? ORDER BY id DESC",
+        f"SELECT {RECORD_COLUMNS} FROM records WHERE node = ? AND error IS NULL AND received_at <= ? ORDER BY id DESC",
         (node, until_s),
     )
     out: list[Record] = []
     for row in cursor:
         if len(out) >= at_least and (since_s is None or str(row[5]) < since_s):
             break
-        out.append(_record(row))
+        out.append(record_from_row(row))
     cursor.close()
     out.reverse()
     return out
@@ -105,18 +103,3 @@ def receptions(db: sqlite3.Connection, node: str, until: datetime, limit: int) -
         kind = "codec error" if error is not None else str(json.loads(str(data)).get("type", "?"))
         out.append(Reception(str(received_at), int(fcnt), kind, json.loads(str(rx))))
     return out
-
-
-def _record(row: tuple[object, ...]) -> Record:
-    rid, node, dev_addr, fcnt, fport, received_at, data, derived, rx = row
-    return Record(
-        id=int(rid),  # type: ignore[call-overload]
-        node=str(node),
-        dev_addr=int(dev_addr),  # type: ignore[call-overload]
-        fcnt=int(fcnt),  # type: ignore[call-overload]
-        fport=None if fport is None else int(fport),  # type: ignore[call-overload]
-        received_at=str(received_at),
-        data=json.loads(str(data)),
-        derived=json.loads(str(derived)) if derived else {},
-        rx=json.loads(str(rx)),
-    )

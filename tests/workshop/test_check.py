@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import pty
 import shutil
 import subprocess
 import sys
 import time
-import tty
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
@@ -190,17 +187,6 @@ def test_an_invalid_or_missing_config_is_a_fail_not_a_crash(
         assert got[name].startswith("PASS "), got[name]
     assert not any(name.startswith(("soil", "air", "battery", "traps")) for name in got)
     assert "Traceback" not in out.stdout + out.stderr
-
-
-@pytest.fixture
-def empty_port() -> Iterator[str]:
-    master, slave = pty.openpty()
-    tty.setraw(slave)
-    try:
-        yield os.ttyname(slave)
-    finally:
-        os.close(master)
-        os.close(slave)
 
 
 def test_a_board_that_cannot_be_reached_or_checked_exits_2(board: VirtualBoard, empty_port: str) -> None:

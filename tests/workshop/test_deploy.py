@@ -8,13 +8,10 @@ and the errors a technician meets, each one line.
 from __future__ import annotations
 
 import json
-import os
-import pty
 import signal
 import subprocess
 import sys
 import time
-import tty
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,17 +121,6 @@ def test_the_maintenance_message_is_printed_at_boot(tmp_path: Path, board: Virtu
         dev.soft_reset()
         lines = dev.read_output(3.0, until="maintenance")
     assert any("akker: maintenance" in line for line in lines), lines
-
-
-@pytest.fixture
-def empty_port() -> Iterator[str]:
-    master, slave = pty.openpty()
-    tty.setraw(slave)
-    try:
-        yield os.ttyname(slave)
-    finally:
-        os.close(master)
-        os.close(slave)
 
 
 def test_errors_a_technician_meets(tmp_path: Path, board: VirtualBoard, node: Path, empty_port: str) -> None:

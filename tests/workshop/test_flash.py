@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import pty
 import subprocess
 import sys
-import tty
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,18 +28,6 @@ def test_esptool_command_lines(board: str, chip: str, offset: str) -> None:
     esptool = [sys.executable, "-m", "esptool", "--chip", chip, "--port", "/dev/ttyUSB0"]
     assert erase == [*esptool, "erase-flash"]
     assert write == [*esptool, "--baud", "460800", "write-flash", offset, "fw.bin"]
-
-
-@pytest.fixture
-def empty_port() -> Iterator[str]:
-    """A serial device with no chip behind it: one end of a pseudo-terminal."""
-    master, slave = pty.openpty()
-    tty.setraw(slave)
-    try:
-        yield os.ttyname(slave)
-    finally:
-        os.close(master)
-        os.close(slave)
 
 
 def test_no_chip_on_the_port_says_how_to_reach_the_bootloader(tmp_path: Path, empty_port: str) -> None:
