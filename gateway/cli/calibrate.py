@@ -13,7 +13,9 @@ import argparse
 import copy
 import hashlib
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from firmware import config as firmware_config
 from gateway.deploy import remote_sha256
@@ -59,6 +61,10 @@ def add_calibrate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--samples", type=int, default=DEFAULT_SAMPLES, metavar="K", help=f"readings (default {DEFAULT_SAMPLES})"
     )
+    p.add_argument(
+        "--config", type=Path, metavar="FILE", help="also write the new config here (the node's local config.json), "
+        "so that the next deploy keeps the calibration"
+    )  # fmt: skip
 
 
 def probes(raw: bytes) -> list[dict[str, int]]:
@@ -157,8 +163,27 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     )
     if (cal.new < cal.other) if args.point == "dry" else (cal.new > cal.other):
         print("note: a capacitive probe reads higher dry than wet: if dry and wet were swapped, calibrate both again")
-    print(
-        f"note: the board's {CONFIG} now differs from the file you deployed; copy it back before the next deploy "
-        f"(mpremote connect {args.port} fs cp :{CONFIG} nodes/NAME/config.json), or deploy puts the old values back"
-    )
+    if args.config is not None:
+        _save_local(args.config, cal.config)
+        print(f"{args.config} written too: the next deploy keeps the calibration")
+    else:
+        print(
+            f"note: the board's {CONFIG} now differs from the file you deployed: give --config nodes/NAME/config.json "
+            "next time, or the next deploy puts the old values back"
+        )
     return 0
+
+
+def _save_local(path: Path, data: bytes) -> None:
+    """Replace the local config as deploy reads it: a temporary file (0600, it holds keys), then a rename."""
+    tmp = path.with_name(path.name + ".new")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        tmp.replace(path)
+    except OSError as err:
+        raise CliError(
+            f"the board is calibrated, but {path} could not be written ({err.strerror}): copy the board's config "
+            f"with `mpremote fs cp :{CONFIG} {path}`"
+        ) from None

@@ -63,6 +63,13 @@ def test_dry_writes_the_mean_reading_and_changes_nothing_else(board: VirtualBoar
         "put the probe in water and retry\n"
     )
     assert config.read_bytes() == written
+    # --config keeps the local file in step, so that the next deploy does not undo the calibration.
+    local = board.root.parent / "local-config.json"
+    local.write_bytes(written)
+    out = cal(board, "0", "dry", "--config", str(local))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert local.read_bytes() == config.read_bytes() and oct(local.stat().st_mode & 0o777) == "0o600"
+    assert "the next deploy keeps the calibration" in out.stdout
     # The board's check now reads probe 1 as dry soil.
     out = akker("check", "--port", str(board.tty))
     assert out.returncode == 0 and "PASS soil_moisture[1]: 0.0 % (raw" in out.stdout, out.stdout
