@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.virtual_board import VirtualBoard
 from tests.gateway.broker import Mosquitto
 
 
@@ -16,3 +17,10 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
         yield b
     finally:
         b.stop()
+
+
+@pytest.fixture
+def board(tmp_path: Path, mpy_build: Path) -> Iterator[VirtualBoard]:
+    """The gateway firmware under MicroPython behind a pty (ROOT/tty), hearing ROOT/air.jsonl."""
+    with VirtualBoard(tmp_path / "board", mpy_build) as vb:
+        yield vb

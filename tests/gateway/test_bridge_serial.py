@@ -29,16 +29,6 @@ def air(phy: bytes, **changes: object) -> dict[str, object]:
 
 
 @pytest.fixture
-def board(tmp_path: Path, mpy_build: Path) -> Iterator[VirtualBoard]:
-    vb = VirtualBoard(tmp_path / "board", mpy_build)
-    vb.start()
-    try:
-        yield vb
-    finally:
-        vb.stop()
-
-
-@pytest.fixture
 def bridge(tmp_path: Path, board: VirtualBoard, broker: Mosquitto) -> Iterator[subprocess.Popen[bytes]]:
     db = tmp_path / "farm.db"
     register(db)

@@ -70,16 +70,6 @@ def air(payload: bytes, **changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def board(tmp_path: Path, mpy_build: Path) -> Iterator[VirtualBoard]:
-    vb = VirtualBoard(tmp_path / "board", mpy_build)
-    vb.start()
-    try:
-        yield vb
-    finally:
-        vb.stop()
-
-
-@pytest.fixture
 def intake() -> RecordingIntake:
     return RecordingIntake()
 

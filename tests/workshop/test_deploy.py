@@ -32,12 +32,8 @@ def akker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def board(tmp_path: Path, mpy_build: Path) -> Iterator[VirtualBoard]:
-    vb = VirtualBoard(tmp_path / "flash", mpy_build, bare=True, heapsize="320k")
-    vb.start()
-    try:
+    with VirtualBoard(tmp_path / "flash", mpy_build, bare=True, heapsize="320k") as vb:
         yield vb
-    finally:
-        vb.stop()
 
 
 @pytest.fixture
