@@ -26,6 +26,7 @@ def add_sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gateways", type=int, default=1, help="gateway boards on the farm (default 1)")
     p.add_argument("--radius", type=float, default=3000.0, metavar="M", help="nodes within M metres (default 3000)")
     p.add_argument("--interval", type=int, default=900, metavar="S", help="sampling interval (default 900 s)")
+    p.add_argument("--sf", type=int, default=9, help="spreading factor of the nodes and gateway boards (default 9)")
     p.add_argument("--mqtt", help="the bridge also publishes every record here: mqtt://[user:pass@]host:port")
     p.add_argument("--jsonl", type=Path, help="the bridge also appends every record to this file")
 
@@ -50,6 +51,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         gateways=args.gateways,
         radius_m=args.radius,
         interval_s=args.interval,
+        sf=args.sf,
         sinks=tuple(sinks),
     )
     try:

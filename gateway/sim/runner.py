@@ -42,7 +42,7 @@ from gateway.virtual_board import VirtualBoard
 
 DAY_MS = 86_400_000
 CHANNEL_KHZ = 868_100  # a gateway board listens on one channel: its nodes use that one
-SF = 9
+SF = 9  # the default; --sf sets the nodes' and the gateway boards' spreading factor
 HEAP = "512k"  # the MicroPython runtime's heap per node: a board's, not the 64 KB test cap
 DRIFT_PPM = 10000  # nodes' sleep clocks: an ESP32's RC oscillator is off by up to about 1 %
 
@@ -62,6 +62,7 @@ class SimConfig:
     gateways: int = 1
     radius_m: float = 3000.0
     interval_s: int = 900
+    sf: int = SF
     end: datetime | None = None  # the simulation ends here (default: now), so the data looks recent
     sinks: tuple[Sink, ...] = ()
     workers: int = 2
@@ -142,7 +143,7 @@ def _provision(cfg: SimConfig, work: Path, names: list[str]) -> list[tuple[str, 
                 raise SimError(f"{cfg.db} already has a node named {name}: give a new --db for each simulation")
             ident = _identity(cfg.seed, i)
             traps = 2 if i % 3 == 0 else 1
-            conf = node_config("sim", ident, Sensors(2, 2, "sht4x", traps, True), Radio((CHANNEL_KHZ,), SF),
+            conf = node_config("sim", ident, Sensors(2, 2, "sht4x", traps, True), Radio((CHANNEL_KHZ,), cfg.sf),
                                interval_s=cfg.interval_s)  # fmt: skip
             root = work / name
             root.mkdir(parents=True)
@@ -159,6 +160,8 @@ def _provision(cfg: SimConfig, work: Path, names: list[str]) -> list[tuple[str, 
 def run(cfg: SimConfig, progress: Callable[[str], None] = print) -> SimResult:
     if cfg.runtime not in ("cpython", "micropython"):
         raise SimError(f"--runtime {cfg.runtime!r}: use cpython or micropython")
+    if cfg.sf not in channel.SENSITIVITY_DBM:
+        raise SimError(f"--sf {cfg.sf}: use 7..12")
     if not 1 <= cfg.nodes <= 500 or not 0 < cfg.days <= 365:
         raise SimError("--nodes must be 1..500 and --days more than 0 and at most 365")
     started = time.monotonic()
@@ -232,7 +235,7 @@ def _through_gateways(
 ) -> None:
     boards = []
     sources = []
-    gw_config = {"role": "gateway", "board": "sim", "radio": {"channels_khz": [CHANNEL_KHZ], "sf": SF}}
+    gw_config = {"role": "gateway", "board": "sim", "radio": {"channels_khz": [CHANNEL_KHZ], "sf": cfg.sf}}
     for gw in gws:
         vb = VirtualBoard(work / gw.name, build, config=gw_config, lossless=True)
         boards.append(vb)
