@@ -46,7 +46,11 @@ def _run(args: argparse.Namespace) -> int:
     except (RegistryError, sqlite3.Error) as err:
         raise CliError(f"database {cfg.db}: {err}") from None
     except OSError as err:  # a UDP port in use, a serial port that cannot be opened at start
-        raise CliError(f"{err}: check --udp and --serial, and that no other program holds them") from None
+        if cfg.serial and cfg.serial in str(err):
+            from gateway.device import _open_error
+
+            raise CliError(f"--serial: {_open_error(cfg.serial, err)}") from None
+        raise CliError(f"{err}: check --udp (an address of this machine, a port no other program holds)") from None
     return 0
 
 
