@@ -15,6 +15,7 @@ import serial
 from mpremote.transport import TransportError, TransportExecError
 from mpremote.transport_serial import SerialTransport
 
+from gateway import port_errors
 from payload_codec import hostlink
 
 BAUD = 115200
@@ -24,21 +25,9 @@ class DeviceError(Exception):
     """The board cannot be used as asked; the message says what to do."""
 
 
-def _open_error(port: str, err: Exception) -> DeviceError:
-    text = str(err)
-    if "Permission denied" in text:
-        return DeviceError(
-            f"no permission to open {port}: add yourself to the dialout group "
-            "(sudo usermod -aG dialout $USER), log out and in again"
-        )
-    if "exclusively lock" in text or "busy" in text or "Resource temporarily unavailable" in text:
-        return DeviceError(
-            f"{port} is busy: another program holds it (a serial monitor, mpremote, `akker gateway run`); "
-            "close it and retry"
-        )
-    if "No such file" in text or "could not open port" in text:
-        return DeviceError(f"no port {port}: is the board plugged in? List ports with `ls /dev/serial/by-id/`")
-    return DeviceError(f"cannot open {port}: {text}")
+def port_error(port: str, err: Exception) -> DeviceError:
+    """The DeviceError for a port that would not open, saying what to do (gateway/port_errors.py)."""
+    return DeviceError(port_errors.explain(port, str(err)) or f"cannot open {port}: {err}")
 
 
 class Device:
@@ -52,7 +41,7 @@ class Device:
             # A read timeout: mpremote reads a pty byte by byte and would wait forever on a silent one.
             self.transport = SerialTransport(port, baudrate=BAUD, timeout=0.2)
         except (serial.SerialException, OSError, TransportError) as err:
-            raise _open_error(port, err) from None
+            raise port_error(port, err) from None
         try:
             self._enter(wait_s)
         except BaseException:

@@ -13,6 +13,8 @@ import re
 import sys
 from pathlib import Path
 
+from gateway import port_errors
+
 # The MicroPython release the firmware is tested with (the desktop interpreter's; mpy-cross's
 # .mpy version 6.3 imports on it).
 MICROPYTHON_VERSION = "1.28.0"
@@ -66,14 +68,8 @@ def uf2_instructions(board: dict[str, object], firmware: Path | None) -> str:
     )
 
 
-# esptool's failures as a technician meets them: (pattern in its output, what to say).
+# esptool's own failures, after those of opening the port (gateway/port_errors.py): (pattern, what to say).
 _ESPTOOL_ERRORS: tuple[tuple[str, str], ...] = (
-    (r"Permission denied", "no permission to open {port}: add yourself to the dialout group "
-     "(sudo usermod -aG dialout $USER), log out and in again"),
-    (r"No such file or directory|could not open port .*FileNotFoundError", "no port {port}: is the board plugged in? "
-     "List ports with `ls /dev/serial/by-id/` and give the right --port"),
-    (r"exclusively lock port|Device or resource busy|Resource temporarily unavailable",
-     "{port} is busy: another program holds it (a serial monitor, mpremote, `akker gateway run`); close it and retry"),
     (r"This chip is (\S+) not (\S+)|Wrong --chip", "the chip on {port} is not the one boards/{board}.json names: "
      "check --board"),
     (r"No serial data received|Failed to connect", "no ESP32 answers on {port}: use a data cable (not charge-only), "
@@ -82,6 +78,9 @@ _ESPTOOL_ERRORS: tuple[tuple[str, str], ...] = (
 
 
 def explain_esptool(output: str, port: str, board: str) -> str:
+    opening = port_errors.explain(port, output)
+    if opening is not None:
+        return opening
     for pattern, message in _ESPTOOL_ERRORS:
         if re.search(pattern, output):
             return message.format(port=port, board=board)

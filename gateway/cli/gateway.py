@@ -47,9 +47,9 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError(f"database {cfg.db}: {err}") from None
     except OSError as err:  # a UDP port in use, a serial port that cannot be opened at start
         if cfg.serial and cfg.serial in str(err):
-            from gateway.device import _open_error
+            from gateway.device import port_error
 
-            raise CliError(f"--serial: {_open_error(cfg.serial, err)}") from None
+            raise CliError(f"--serial: {port_error(cfg.serial, err)}") from None
         raise CliError(f"{err}: check --udp (an address of this machine, a port no other program holds)") from None
     return 0
 

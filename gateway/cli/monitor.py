@@ -19,7 +19,7 @@ from pathlib import Path
 
 import serial
 
-from gateway.device import BAUD, _open_error
+from gateway.device import BAUD, port_error
 from gateway.monitor import Damaged, Event, Line, StreamSplitter, describe_rx
 from gateway.registry import Registry, RegistryError, open_db
 from payload_codec import hostlink
@@ -49,7 +49,7 @@ def _open(port: str) -> serial.SerialBase:
     try:
         return serial.serial_for_url(port, baudrate=BAUD, exclusive=True, timeout=_READ_TIMEOUT_S)
     except (serial.SerialException, OSError, ValueError) as err:
-        raise CliError(str(_open_error(port, err))) from None
+        raise CliError(str(port_error(port, err))) from None
 
 
 def _registry(path: Path | None) -> tuple[Registry, sqlite3.Connection] | tuple[None, None]:

@@ -164,6 +164,6 @@ def test_a_board_running_its_application_is_named_as_such(tmp_path: Path, board:
     ],
 )
 def test_port_errors_say_what_to_do(error: str, expected: str) -> None:
-    from gateway.device import _open_error
+    from gateway.device import port_error
 
-    assert expected in str(_open_error("/dev/ttyUSB0", OSError(error)))
+    assert expected in str(port_error("/dev/ttyUSB0", OSError(error)))
