@@ -26,33 +26,39 @@ def _fetch(url: str) -> bytes:
         return bytes(answer.read())
 
 
-def _package_json(cache: Path, name: str, mpy: int) -> Path:
-    return cache / "package" / str(mpy) / name / "latest.json"
+def _walk(cache: Path, packages: tuple[str, ...], mpy: int, index: str | None) -> dict[str, bytes]:
+    """path below /lib -> content for the packages and their dependencies, read from the cache.
+
+    With an index, whatever the cache lacks is downloaded into it first; without, a gap raises OSError.
+    """
+
+    def get(rel: str) -> bytes:
+        path = cache / rel
+        if index is not None and not path.exists():
+            data = _fetch(f"{index}/{rel}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        return path.read_bytes()
+
+    out: dict[str, bytes] = {}
+    todo = list(packages)
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        info = json.loads(get(f"package/{mpy}/{name}/latest.json"))
+        for path, short_hash in info.get("hashes", ()):
+            out[path] = get(f"file/{short_hash[:2]}/{short_hash}")
+        todo.extend(dep for dep, _version in info.get("deps", ()))
+    return out
 
 
 def fill(cache: Path, packages: tuple[str, ...], mpy: int, index: str = INDEX) -> None:
     """Download the packages (and their dependencies) for .mpy version mpy into the cache."""
-    todo = list(packages)
-    seen: set[str] = set()
     try:
-        while todo:
-            name = todo.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            meta = _package_json(cache, name, mpy)
-            if not meta.exists():
-                data = _fetch(f"{index}/package/{mpy}/{name}/latest.json")
-                meta.parent.mkdir(parents=True, exist_ok=True)
-                meta.write_bytes(data)
-            info = json.loads(meta.read_text())
-            for _path, short_hash in info.get("hashes", ()):
-                blob = cache / "file" / short_hash[:2] / short_hash
-                if not blob.exists():
-                    data = _fetch(f"{index}/file/{short_hash[:2]}/{short_hash}")
-                    blob.parent.mkdir(parents=True, exist_ok=True)
-                    blob.write_bytes(data)
-            todo.extend(dep for dep, _version in info.get("deps", ()))
+        _walk(cache, packages, mpy, index)
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise CacheError(
@@ -63,22 +69,7 @@ def fill(cache: Path, packages: tuple[str, ...], mpy: int, index: str = INDEX) -
 
 def files(cache: Path, packages: tuple[str, ...], mpy: int) -> dict[str, bytes]:
     """path below /lib -> content, for the packages and their dependencies; CacheError if incomplete."""
-    out: dict[str, bytes] = {}
-    todo = list(packages)
-    seen: set[str] = set()
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        meta = _package_json(cache, name, mpy)
-        try:
-            info = json.loads(meta.read_text())
-            for path, short_hash in info.get("hashes", ()):
-                out[path] = (cache / "file" / short_hash[:2] / short_hash).read_bytes()
-        except (OSError, ValueError) as err:
-            raise CacheError(
-                f"the LoRa driver cache {cache} is incomplete ({name}: {err}): delete it and deploy again"
-            ) from None
-        todo.extend(dep for dep, _version in info.get("deps", ()))
-    return out
+    try:
+        return _walk(cache, packages, mpy, None)
+    except (OSError, ValueError) as err:
+        raise CacheError(f"the LoRa driver cache {cache} is incomplete ({err}): delete it and deploy again") from None
