@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,18 +18,7 @@ from firmware import config as firmware_config
 from firmware.sim.field import Field
 from gateway.cli.calibrate import MAX_SPREAD, CalibrationError, calibrate
 from gateway.virtual_board import VirtualBoard
-from tests.workshop.test_check import Deployed, akker, booted_copy, deploy_once
-
-
-@pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory, mpy_build: Path) -> Deployed:
-    return deploy_once(tmp_path_factory.mktemp("deployed"), mpy_build)
-
-
-@pytest.fixture
-def board(deployed: Deployed, tmp_path: Path, mpy_build: Path) -> Iterator[VirtualBoard]:
-    with booted_copy(deployed, tmp_path, mpy_build) as vb:
-        yield vb
+from tests.workshop.deployed import akker
 
 
 def cal(board: VirtualBoard, probe: str, point: str, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -27,7 +27,7 @@ from gateway.monitor import Damaged, Frame, Line, StreamSplitter
 from gateway.virtual_board import VirtualBoard
 from payload_codec import hostlink
 from tests.gateway.fieldkit import register, report_phy, sample
-from tests.workshop.test_check import AKKER, Deployed, akker, booted_copy, deploy_once
+from tests.workshop.deployed import AKKER, Deployed, akker, booted_copy
 
 STAMP = re.compile(r"^\d\d:\d\d:\d\d  ")
 
@@ -48,11 +48,6 @@ def finish(proc: subprocess.Popen[str]) -> tuple[int, list[str], str]:
 
 
 # ---------------------------------------------------------------- a node
-
-
-@pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory, mpy_build: Path) -> Deployed:
-    return deploy_once(tmp_path_factory.mktemp("deployed"), mpy_build)
 
 
 @pytest.fixture
