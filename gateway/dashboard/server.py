@@ -1,9 +1,11 @@
 """The dashboard's web server: the pages, their static files and the JSON API, read-only on the store.
 
-DashboardServer runs the standard library's ThreadingHTTPServer in a thread:
-start() binds and serves, stop() shuts down and joins every request thread.
-App maps a method and a URL to a Response through one route table and knows
-nothing of sockets. Every request opens the store read-only
+DashboardServer runs the standard library's HTTPServer in a thread, with a
+thread per connection up to Limits.max_connections (the rest get a 503), an
+idle limit and a deadline for each request: start() binds and serves, stop()
+hangs up on every client still connected and waits a few seconds at most, so
+no client can hold a shutdown. App maps a method and a URL to a Response
+through one route table and knows nothing of sockets. Every request opens the store read-only
 (gateway.store.connect_readonly) and closes it again: the bridge may write
 meanwhile, and nothing here can write. Errors are small JSON objects, never a
 traceback.
@@ -11,16 +13,19 @@ traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import socket
 import sqlite3
+import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -49,8 +54,25 @@ _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-_POLL_S = 0.05  # how soon serve_forever notices stop(): the standard 0.5 s makes every test wait
-REQUEST_TIMEOUT_S = 10.0  # a client that sends nothing for this long is dropped, so stop() never waits longer
+_POLL_S = 0.05  # how soon serve_forever notices stop() and a request past its deadline
+BACKLOG = 128  # connections the kernel queues before accepting: a page load opens several at once
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one client may cost: a farm's few browsers never come near these, a stuck or hostile client does."""
+
+    max_connections: int = 32  # each is a thread; beyond this a connection gets 503 and Retry-After
+    idle_s: float = 10.0  # a client that sends or reads nothing for this long is dropped
+    request_deadline_s: float = 30.0  # a whole request, read, answered and written, or cut off: stops tricklers
+    stop_wait_s: float = 3.0  # at stop, what requests still running get once their clients are hung up on
+
+
+_BUSY_BODY = b'{"error":"too many connections: try again in a moment","status":503}'
+_BUSY = (
+    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY)
+)
 
 
 def utc_now() -> datetime:
@@ -183,9 +205,12 @@ class App:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
-    timeout = REQUEST_TIMEOUT_S
     server_version = "akker-dashboard"
     sys_version = ""
+
+    def setup(self) -> None:
+        self.timeout = self.server.limits.idle_s  # the socket's timeout: no byte for this long ends the request
+        super().setup()
 
     def do_GET(self) -> None:
         self._respond(self.server.app_handle("GET", self.path))
@@ -216,14 +241,106 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("dashboard: %s %s", self.address_string(), format % args)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False  # stop() joins request threads (block_on_close): nothing is left running
-    block_on_close = True
+@dataclass
+class _Connection:
+    sock: socket.socket
+    client: str
+    deadline: float
+    thread: threading.Thread
+    cut: bool = False
 
-    def __init__(self, address: tuple[str, int], app: App, family: socket.AddressFamily) -> None:
+
+def _hang_up(sock: socket.socket) -> None:
+    """End a connection another thread is blocked on: its recv returns EOF, its send fails at once."""
+    with contextlib.suppress(OSError):  # the client already went
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Server(HTTPServer):
+    """HTTPServer with a bounded thread per connection, and every connection's deadline watched.
+
+    Not ThreadingHTTPServer: that starts a thread for every connection without
+    limit and, at close, joins them all however long their clients take.
+    """
+
+    request_queue_size = BACKLOG
+
+    def __init__(self, address: tuple[str, int], app: App, family: socket.AddressFamily, limits: Limits) -> None:
         self.address_family = family
         self.app = app
+        self.limits = limits
+        self._slots = threading.BoundedSemaphore(limits.max_connections)
+        self._lock = threading.Lock()
+        self._open: dict[socket.socket, _Connection] = {}
         super().__init__(address, _Handler)
+
+    def process_request(self, request: socket.socket, client_address: tuple[str, int]) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._refuse(request, client_address)
+            return
+        thread = threading.Thread(
+            target=self._serve, args=(request, client_address), name="akker-dashboard-request", daemon=True
+        )
+        deadline = time.monotonic() + self.limits.request_deadline_s
+        with self._lock:
+            self._open[request] = _Connection(request, client_address[0], deadline, thread)
+        thread.start()
+
+    def _serve(self, request: socket.socket, client_address: tuple[str, int]) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            with self._lock:
+                del self._open[request]
+            self.shutdown_request(request)
+            self._slots.release()
+
+    def _refuse(self, request: socket.socket, client_address: tuple[str, int]) -> None:
+        """Answer 503 without a thread and without waiting: a busy client must not slow the accept loop."""
+        log.debug("dashboard: %d connections open, %s refused", self.limits.max_connections, client_address[0])
+        request.setblocking(False)
+        with contextlib.suppress(OSError):
+            request.recv(65536)  # what the client sent already: closing on unread bytes would reset the 503
+        with contextlib.suppress(OSError):
+            request.send(_BUSY)
+        self.shutdown_request(request)
+
+    def service_actions(self) -> None:
+        """Run by serve_forever every _POLL_S: hang up on requests past their deadline."""
+        now = time.monotonic()
+        with self._lock:
+            late = [c for c in self._open.values() if not c.cut and c.deadline <= now]
+        for c in late:
+            c.cut = True
+            log.debug("dashboard: %s took over %g s: cut off", c.client, self.limits.request_deadline_s)
+            _hang_up(c.sock)
+
+    def hang_up_all(self, wait_s: float) -> int:
+        """Hang up on every client; wait up to wait_s for their threads; return how many are still running."""
+        with self._lock:
+            open_now = list(self._open.values())
+        for c in open_now:
+            c.cut = True
+            _hang_up(c.sock)
+        until = time.monotonic() + wait_s
+        for c in open_now:
+            c.thread.join(max(0.0, until - time.monotonic()))
+        return sum(c.thread.is_alive() for c in open_now)
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        """A client that goes away is normal (a tab closed, a phone out of Wi-Fi): one debug line, no traceback."""
+        err = sys.exc_info()[1]
+        if isinstance(err, OSError):
+            log.debug("dashboard: %s went away (%s)", client_address[0], err.strerror or type(err).__name__)
+        else:
+            log.error(
+                "dashboard: request from %s failed: %r",
+                client_address[0],
+                err,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
 
     def app_handle(self, method: str, target: str) -> Response:
         try:
@@ -246,10 +363,12 @@ class DashboardServer:
         port: int = 8080,
         alerts_config: AlertConfig | None = None,
         now: Callable[[], datetime] = utc_now,
+        limits: Limits | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self.host = host
         self.port = port
+        self.limits = limits or Limits()
         self.app = App(self.db_path, alerts_config or default_config(), now)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -264,7 +383,7 @@ class DashboardServer:
 
     def start(self) -> None:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        self._server = _Server((self.host, self.port), self.app, family)
+        self._server = _Server((self.host, self.port), self.app, family, self.limits)
         self._bound_port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(_POLL_S,), name="akker-dashboard", daemon=True
@@ -273,14 +392,18 @@ class DashboardServer:
         log.info("dashboard: serving %s on %s", self.db_path, self.url)
 
     def stop(self) -> None:
-        if self._server is None:
+        """Stop serving within a few seconds, whatever the clients do: they are hung up on, not waited for."""
+        server, thread = self._server, self._thread
+        if server is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = None
-        self._thread = None
+        self._server = self._thread = None
+        server.shutdown()  # the accept loop ends within _POLL_S
+        server.server_close()  # the port is closed: no new clients
+        if thread is not None:
+            thread.join()
+        left = server.hang_up_all(self.limits.stop_wait_s)
+        if left:  # stuck in a read of the store: daemon threads, so they do not hold the process
+            log.warning("dashboard: %d requests still running at stop, left to end on their own", left)
 
     def __enter__(self) -> DashboardServer:
         self.start()
