@@ -8,6 +8,7 @@ layer; nothing here logs or prints them.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,16 @@ CREATE TABLE IF NOT EXISTS nodes (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 """
+
+
+# One rule for node names, for registration, the dashboard's pages and API, and MQTT topics: ASCII only,
+# because str.isalnum() also takes "nörth²", which a URL or a topic carries differently on every client.
+_NODE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+NODE_NAME_RULE = "1 to 64 ASCII letters, digits, - or _"
+
+
+def valid_node_name(name: str) -> bool:
+    return _NODE_NAME.fullmatch(name) is not None
 
 
 class RegistryError(ValueError):
@@ -68,8 +79,8 @@ class Registry:
         self.db = db
 
     def add(self, name: str, dev_addr: int, nwk_skey: bytes, app_skey: bytes, board: str | None = None) -> Node:
-        if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").isalnum():
-            raise RegistryError(f"node name {name!r} must be 1..64 letters, digits, - or _")
+        if not valid_node_name(name):
+            raise RegistryError(f"node name {name!r}: use {NODE_NAME_RULE}, e.g. north-1")
         if not 0 <= dev_addr <= 0xFFFFFFFF:
             raise RegistryError("dev_addr must be 8 hex digits")
         if len(nwk_skey) != 16 or len(app_skey) != 16:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from gateway.registry import Registry, RegistryError, open_db
+from gateway.registry import Registry, RegistryError, open_db, valid_node_name
 
 AKKER = str(Path(sys.executable).parent / "akker")
 NWK = "00112233445566778899aabbccddeeff"
@@ -75,3 +76,18 @@ def test_registry_lookup_and_counter(tmp_path: Path) -> None:
     assert bytes(range(16)).hex() not in repr(node)
     with pytest.raises(RegistryError, match="must differ"):
         reg.add("n2", 2, bytes(16), bytes(16))
+
+
+@pytest.mark.parametrize("name", ["nörth²", "north 1", "north/1", "", "n" * 65, "٣", "north-1\n"])
+def test_names_outside_the_one_rule_are_refused_with_the_rule(tmp_path: Path, name: str) -> None:
+    reg = Registry(open_db(tmp_path / "b.db"))
+    with pytest.raises(RegistryError, match=re.escape("1 to 64 ASCII letters, digits, - or _")):
+        reg.add(name, 1, bytes(range(16)), bytes(range(1, 17)))
+    assert reg.all() == []
+    assert not valid_node_name(name)
+
+
+def test_akker_nodes_add_refuses_a_name_the_dashboard_could_not_show(tmp_path: Path) -> None:
+    result = add(tmp_path / "bridge.db", "nörth²")
+    assert result.returncode == 2 and "ASCII letters, digits, - or _" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from gateway import store
+from gateway.registry import NODE_NAME_RULE, valid_node_name
 
 from . import api, queries
 from .alerts import AlertConfig, default_config
@@ -46,7 +47,6 @@ _CONTENT_TYPES = {
 }
 _TEXT = "text/plain; charset=utf-8"  # LICENSE, and any file without a known suffix
 _JSON = "application/json"
-_NODE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # gateway/registry.py's rule for node names
 # Nothing on a page may come from elsewhere: a barn has no reliable internet.
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none';"
@@ -178,8 +178,8 @@ class App:
 
     def _node(self, name: str, then: Callable[[sqlite3.Connection], Response]) -> Response:
         """then(db) for a node the pages can show; 400 for a name no node can have, 404 for an unknown one."""
-        if not _NODE_NAME.fullmatch(name):
-            return error(400, "bad node name: 1 to 64 letters, digits, - or _")
+        if not valid_node_name(name):
+            return error(400, f"bad node name: {NODE_NAME_RULE}")
         unknown = error(404, f"no node named {name!r}")
         return self._read(lambda db: then(db) if api.known_node(db, self.config, name) else unknown, lambda _: unknown)
 
