@@ -9,10 +9,14 @@ table and docs/gateway.example.toml are checked against FIELDS by a test.
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from gateway.secrets_io import SecretError, mask_url, read_password_file, too_open, url_has_password
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,6 +34,7 @@ class Field:
     kind: type  # str, int, float, bool or Path
     default: object
     help: str
+    flag: bool = True  # False for a secret: a flag's value is visible to every user in `ps`
 
 
 FIELDS: tuple[Field, ...] = (
@@ -38,6 +43,8 @@ FIELDS: tuple[Field, ...] = (
     Field("baudrate", int, 115200, "baud rate of the gateway board's serial port"),
     Field("udp", str, None, "listen for Semtech UDP packet forwarders on HOST:PORT, e.g. 0.0.0.0:1700"),
     Field("mqtt", str, None, "MQTT broker: mqtt://[user:pass@]host:port or mqtts://... (TLS)"),
+    Field("mqtt_password_file", Path, None, "a file whose first line is the MQTT password (user in the URL)"),
+    Field("mqtt_password", str, None, "the MQTT password, in the config file only (never a flag)", flag=False),
     Field("mqtt_ca", Path, None, "CA certificate file for mqtts:// (default: the system's CAs)"),
     Field("ha_discovery", bool, False, "announce every node's sensors to Home Assistant by MQTT discovery"),
     Field("jsonl", Path, None, "append every record as one JSON line to this file"),
@@ -51,6 +58,7 @@ FIELDS: tuple[Field, ...] = (
     Field("log_format", str, "text", "text (key=value) or json (one object per line)"),
 )
 _BY_NAME = {f.name: f for f in FIELDS}
+MQTT_PASSWORD_ENV = "AKKER_MQTT_PASSWORD"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _KIND_NAMES = {
     str: "a string",
@@ -68,6 +76,8 @@ class BridgeConfig:
     baudrate: int = 115200
     udp: str | None = None
     mqtt: str | None = None
+    mqtt_password_file: Path | None = None
+    mqtt_password: str | None = field(default=None, repr=False)
     mqtt_ca: Path | None = None
     ha_discovery: bool = False
     jsonl: Path | None = None
@@ -79,6 +89,26 @@ class BridgeConfig:
     dedup_window_ms: int = 2000
     log_level: str = "info"
     log_format: str = "text"
+
+    def __repr__(self) -> str:  # a config may be logged: never the password, in a URL or not
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        for key in ("mqtt", "webhook"):
+            if shown.get(key):
+                shown[key] = mask_url(str(shown[key]))
+        return "BridgeConfig(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    def mqtt_secret(self) -> str | None:
+        """The broker password: in the URL, else mqtt_password, else mqtt_password_file, else $AKKER_MQTT_PASSWORD."""
+        if self.mqtt and url_has_password(self.mqtt):
+            return None  # the URL's own, parsed with it
+        if self.mqtt_password:
+            return self.mqtt_password
+        if self.mqtt_password_file is not None:
+            try:
+                return read_password_file(self.mqtt_password_file, "mqtt_password_file")
+            except SecretError as err:
+                raise ConfigError(str(err)) from None
+        return os.environ.get(MQTT_PASSWORD_ENV) or None
 
     def udp_address(self) -> tuple[str, int] | None:
         return _address("udp", self.udp, "0.0.0.0:1700")
@@ -100,6 +130,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of `akker gateway run`; defaults stay None so that the TOML file can fill them."""
     p.add_argument("--config", type=Path, help="a TOML file with any of the settings below (flags win)")
     for f in FIELDS:
+        if not f.flag:
+            continue
         flag = "--" + f.name.replace("_", "-")
         if f.kind is bool:
             p.add_argument(flag, action="store_true", default=None, help=f.help)
@@ -134,7 +166,7 @@ def resolve(args: argparse.Namespace) -> BridgeConfig:
     """Merge the TOML file (if any) and the flags into one checked BridgeConfig."""
     values: dict[str, object] = _from_toml(args.config) if getattr(args, "config", None) else {}
     for f in FIELDS:
-        flag_value = getattr(args, f.name, None)
+        flag_value = getattr(args, f.name, None) if f.flag else None
         if flag_value is not None:
             values[f.name] = flag_value
     if values.get("db") is None:
@@ -157,7 +189,33 @@ def resolve(args: argparse.Namespace) -> BridgeConfig:
     cfg.http_address()
     if cfg.alerts_every_s < 1:
         raise ConfigError("alerts_every_s must be at least 1")
+    if cfg.mqtt_secret() and not _has_user(cfg.mqtt):
+        raise ConfigError("an MQTT password is set but the URL names no user: write mqtt://USER@host:port")
     return cfg
+
+
+def _has_user(url: str | None) -> bool:
+    try:
+        return bool(url) and bool(urlsplit(str(url)).username)
+    except ValueError:
+        return False
+
+
+def warnings(args: argparse.Namespace) -> list[str]:
+    """What a person should change in how they started the bridge, said once at start."""
+    out = []
+    for key in ("mqtt", "webhook"):
+        url = getattr(args, key, None)
+        if url and url_has_password(url):
+            where = "--mqtt-password-file or the config file" if key == "mqtt" else "the config file"
+            out.append(
+                f"--{key} {mask_url(url)}: a password on the command line can be read by anyone on this machine"
+                f" (ps, shell history); put it in {where}"
+            )
+    config = getattr(args, "config", None)
+    if config is not None and too_open(config) and "password" in config.read_text(errors="replace"):
+        out.append(f"{config} holds a password and other users may read it: chmod 600 {config}")
+    return out
 
 
 assert {f.name for f in fields(BridgeConfig)} == set(_BY_NAME)  # one schema: the table and the dataclass agree

@@ -19,6 +19,7 @@ delivery workers. Stages, in order, each a counted rejection when it fails:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -31,8 +32,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from gateway import derive, store
+from gateway import derive, store, store_faults
 from gateway.frame import UplinkFrame, iso_utc
+from gateway.health import Health
 from gateway.registry import Node, Registry
 from payload_codec import CodecError, decode_uplink
 from payload_codec.lorawan import FrameError, MicError, ReplayError, open_uplink, parse_frame
@@ -42,6 +44,24 @@ log = logging.getLogger("akker.pipeline")
 DEDUP_WINDOW_S = 2.0  # receptions of one frame by several gateways arrive within this of each other
 _RECENT = 4096  # PHYPayloads remembered in memory for deduplication (the store answers beyond)
 _NODE_RELOAD_S = 1.0  # at most this often, an unknown DevAddr reloads the registry (nodes added while running)
+
+
+class _Episode:
+    """One stretch of the store refusing batches: logged when it starts, reminded, and when it ends."""
+
+    REMIND_S = 60.0
+
+    def __init__(self, fault: store_faults.StoreFault) -> None:
+        self.fault = fault
+        self.since = time.monotonic()
+        self.since_wall = time.time()
+        self._reminded = self.since
+
+    def remind_due(self) -> bool:
+        if time.monotonic() - self._reminded < self.REMIND_S:
+            return False
+        self._reminded = time.monotonic()
+        return True
 
 
 @dataclass
@@ -61,6 +81,8 @@ class Pipeline:
         queue_size: int = 1024,
         batch_size: int = 256,
         on_commit: Callable[[], None] | None = None,
+        on_fatal: Callable[[str], None] | None = None,
+        health: Health | None = None,
     ) -> None:
         self.db_path = db_path
         self.sinks = list(sinks)
@@ -76,7 +98,12 @@ class Pipeline:
         self._writer: store.Writer | None = None
         self._nodes: dict[int, Node] = {}
         self._nodes_loaded = float("-inf")
-        self._recent: OrderedDict[bytes, tuple[int, datetime]] = OrderedDict()
+        self._recent: OrderedDict[bytes, tuple[int, datetime]] = OrderedDict()  # committed frames only
+        self._uncommitted: dict[bytes, tuple[int, datetime]] = {}  # this transaction's, until it commits
+        self._stopping = threading.Event()
+        self.given_up = 0  # frames the store refused while stopping: not stored, not acknowledged
+        self.on_fatal = on_fatal
+        self.health = health
 
     # -------------------------------------------------------------- Intake
 
@@ -99,6 +126,10 @@ class Pipeline:
         self.open()
         self._thread = threading.Thread(target=self._run, name="akker-pipeline", daemon=True)
         self._thread.start()
+
+    def request_stop(self) -> None:
+        """From now on a batch the store refuses is given up (not acknowledged) instead of retried."""
+        self._stopping.set()
 
     def stop(self) -> None:
         """Process everything already submitted, then stop. Sources must be stopped first."""
@@ -130,24 +161,59 @@ class Pipeline:
             else:
                 stopping = True
             if batch.frames or batch.done:
-                self._process_until_stored(batch.frames)
+                if not self._process_until_stored(batch.frames):
+                    continue  # given up: never acknowledged
                 for done in batch.done:
                     try:
                         done()
                     except Exception:  # a source's acknowledgement failing must not stop the pipeline
                         log.exception("source acknowledgement failed")
 
-    def _process_until_stored(self, frames: Sequence[UplinkFrame]) -> None:
-        """Retry a batch the store refused (disk full, a lock held too long): unstored frames are never acked."""
+    def _process_until_stored(self, frames: Sequence[UplinkFrame]) -> bool:
+        """Retry a batch the store refused (disk full, a lock held too long) until it is stored or we stop.
+
+        True once stored; False when given up (stopping, or a damaged store): those frames are never
+        acknowledged. One error line per episode, a reminder a minute, one line when the store is back.
+        """
         delay = 0.1
+        episode: _Episode | None = None
         while True:
+            if self.given_up and self._stopping.is_set():
+                self.given_up += len(frames)  # the store already failed during this stop: try no more
+                return False
             try:
                 self.process(frames)
-                return
             except sqlite3.Error as err:
-                log.error("store_failed frames=%d detail=%r: retrying in %.1f s", len(frames), str(err), delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                fault = store_faults.classify(err, self.db_path)
+                if episode is None or episode.fault.kind != fault.kind or episode.remind_due():
+                    episode = episode or _Episode(fault)
+                    episode.fault = fault
+                    log.error(
+                        "store_failed %s: %d frames waiting, nothing acknowledged: %s (detail=%r)",
+                        fault.words, self._waiting(frames), fault.advice, str(err),
+                    )  # fmt: skip
+                    if self.health is not None:
+                        self.health.set("store", "failing", fault.words, since=episode.since_wall)
+                if fault.lasting or self._stopping.is_set():
+                    log.error("store_gave_up %s: %d frames not stored and not acknowledged", fault.words, len(frames))
+                    self.given_up += len(frames)
+                    if fault.lasting and self.on_fatal is not None:
+                        self.on_fatal(f"{fault.words}: {fault.advice}")
+                    return False
+                self._stopping.wait(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if episode is not None:
+                log.warning(
+                    "store back after %.0f s: %d frames stored and acknowledged",
+                    time.monotonic() - episode.since, len(frames),
+                )  # fmt: skip
+                if self.health is not None:
+                    self.health.set("store", "ok")
+            return True
+
+    def _waiting(self, frames: Sequence[UplinkFrame]) -> int:
+        return len(frames) + sum(len(item[0]) for item in list(self._queue.queue) if item is not None)
 
     def flush_counts(self) -> None:
         if self._writer is None:
@@ -156,9 +222,15 @@ class Pipeline:
             counts, self._counts = self._counts, {}
         if counts:
             w = self._writer
-            w.begin()
-            w.add_counters(counts)
-            w.commit()
+            try:
+                w.begin()
+                w.add_counters(counts)
+                w.commit()
+            except sqlite3.Error as err:  # counters only: never worth failing a stop for
+                if w.db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        w.rollback()
+                log.warning("counters_not_saved detail=%r", str(err))
 
     def process(self, frames: Sequence[UplinkFrame]) -> list[str]:
         """Run frames through every stage in one transaction; return each one's outcome (a counter name)."""
@@ -167,34 +239,55 @@ class Pipeline:
         assert w is not None
         outcomes: list[str] = []
         counts: dict[str, int] = {}
-        w.begin()
+        with self._counts_lock:
+            sources, self._counts = self._counts, {}
+        self._uncommitted = {}
         try:
+            w.begin()
             for frame in frames:
-                w.db.execute("SAVEPOINT frame")
-                try:
-                    outcome = self._one(w, frame)
-                    w.db.execute("RELEASE frame")
-                except Exception:  # a bug must cost one frame, counted and logged, not the bridge
-                    w.db.execute("ROLLBACK TO frame")
-                    w.db.execute("RELEASE frame")
-                    log.exception("internal error on a frame from %s", frame.rx.gateway)
-                    outcome = "internal_error"
+                outcome = self._one_in_savepoint(w, frame)
                 outcomes.append(outcome)
                 counts["received"] = counts.get("received", 0) + 1
                 counts[outcome] = counts.get(outcome, 0) + 1
-            with self._counts_lock:
-                for k, v in self._counts.items():
-                    counts[k] = counts.get(k, 0) + v
-                self._counts = {}
+            for k, v in sources.items():
+                counts[k] = counts.get(k, 0) + v
             w.add_counters(counts)
             w.commit()
         except BaseException:
-            w.rollback()
-            self._recent.clear()  # it may name records that were just rolled back
+            # SQLite may have rolled back already (a full disk does): a second ROLLBACK would raise
+            # and hide the error that matters. Nothing of this batch may stay in memory.
+            if w.db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    w.rollback()
+            self._uncommitted = {}
+            self.count_all(sources)
             raise
+        self._recent.update(self._uncommitted)
+        self._uncommitted = {}
+        while len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
         if self.on_commit is not None and "accepted" in outcomes:
             self.on_commit()
         return outcomes
+
+    def _one_in_savepoint(self, w: store.Writer, frame: UplinkFrame) -> str:
+        w.db.execute("SAVEPOINT frame")
+        try:
+            outcome = self._one(w, frame)
+        except sqlite3.Error:
+            raise  # the store, not the frame: the whole batch fails and is retried
+        except Exception:  # a bug must cost one frame, counted and logged, not the bridge
+            w.db.execute("ROLLBACK TO frame")
+            w.db.execute("RELEASE frame")
+            log.exception("internal error on a frame from %s", frame.rx.gateway)
+            return "internal_error"
+        w.db.execute("RELEASE frame")
+        return outcome
+
+    def count_all(self, counts: dict[str, int]) -> None:
+        with self._counts_lock:
+            for k, v in counts.items():
+                self._counts[k] = self._counts.get(k, 0) + v
 
     # -------------------------------------------------------------- stages
 
@@ -222,7 +315,7 @@ class Pipeline:
         return node
 
     def _duplicate(self, w: store.Writer, frame: UplinkFrame) -> str | None:
-        hit = self._recent.get(frame.phy)
+        hit = self._uncommitted.get(frame.phy) or self._recent.get(frame.phy)
         if hit is not None:
             record_id, first = hit
             row = w.find_phy(frame.phy)
@@ -297,9 +390,7 @@ class Pipeline:
             sinks=self.sinks,
         )
         w.set_last_fcnt(dev_addr, fcnt)
-        self._recent[frame.phy] = (record_id, frame.received_at)
-        if len(self._recent) > _RECENT:
-            self._recent.popitem(last=False)
+        self._uncommitted[frame.phy] = (record_id, frame.received_at)
         if error is not None:
             return self._reject("codec_error", frame, error)
         log.debug("accepted node=%s fcnt=%d fport=%s", node.name, fcnt, fport)

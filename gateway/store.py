@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,10 @@ CREATE TABLE IF NOT EXISTS trap_counts (
     counts TEXT NOT NULL
 );
 """
+
+# How long a writer waits for another's lock before the store counts as locked. The bridge's own
+# transactions take milliseconds; its callers retry with backoff, and a stop never waits longer.
+BUSY_TIMEOUT_MS = 2000
 
 # The reasons a frame is rejected, as counted and shown by `akker gateway status`.
 REJECT_REASONS = ("bad_crc", "malformed", "unknown_dev_addr", "bad_mic", "replay", "codec_error")
@@ -114,8 +119,36 @@ def connect(path: Path) -> sqlite3.Connection:
     db.executescript(_SCHEMA)
     db.isolation_level = None  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
     db.execute("PRAGMA synchronous=FULL")
-    db.execute("PRAGMA busy_timeout=10000")
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return db
+
+
+INTEGRITY_CHECK_S = 10.0  # at start; a store too big to check in this is checked as far as it gets
+
+
+def check_integrity(path: Path, limit_s: float = INTEGRITY_CHECK_S) -> bool:
+    """SQLite's quick_check on the store, for at most limit_s: True if it got through the whole file.
+
+    Raises sqlite3.DatabaseError when the file is damaged, so that the bridge refuses to start
+    instead of acknowledging frames it cannot store.
+    """
+    if not path.exists():
+        return True
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    deadline = time.monotonic() + limit_s
+    db.set_progress_handler(lambda: int(time.monotonic() > deadline), 10000)
+    try:
+        rows = db.execute("PRAGMA quick_check(5)").fetchall()
+    except sqlite3.OperationalError as err:
+        if "interrupted" in str(err):
+            return False
+        raise
+    finally:
+        db.close()
+    if rows != [("ok",)]:
+        found = [x for r in rows for x in str(r[0]).splitlines() if x and not x.startswith("***")]
+        raise sqlite3.DatabaseError(f"database disk image is malformed; quick_check: {(found or ['?'])[0]}")
+    return True
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
@@ -140,7 +173,8 @@ class Writer:
         self.db.execute("COMMIT")
 
     def rollback(self) -> None:
-        self.db.execute("ROLLBACK")
+        if self.db.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+            self.db.execute("ROLLBACK")
 
     def find_phy(self, phy: bytes) -> tuple[int, str, str] | None:
         """(record id, received_at, rx JSON) of the record with exactly this PHYPayload, if stored."""
@@ -240,7 +274,8 @@ class Outbox:
             )
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # a second ROLLBACK would raise and hide the error that matters
+                self.db.execute("ROLLBACK")
             raise
         return len(ids)
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sqlite3
 from pathlib import Path
 
-from gateway import logs, store
-from gateway.bridge_config import ConfigError, add_arguments, resolve
+from gateway import health, logs, store
+from gateway.bridge_config import ConfigError, add_arguments, resolve, warnings
 from gateway.registry import RegistryError
 
 from .errors import CliError
+
+log = logging.getLogger("akker.bridge")
 
 
 def add_gateway_args(p: argparse.ArgumentParser) -> None:
@@ -30,19 +34,24 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gateway.bridge import Bridge
+    from gateway.bridge import Bridge, BridgeFailed
 
     try:
         cfg = resolve(args)
     except ConfigError as err:
         raise CliError(str(err)) from None
+    os.umask(0o077)  # whatever the bridge creates (store, outbox file, status) holds data or secrets
     logs.setup(cfg.log_level, cfg.log_format)
+    for warning in warnings(args):
+        log.warning("%s", warning)
     try:
         bridge = Bridge.build(cfg)
     except ValueError as err:  # a bad MQTT or webhook URL, an alert config that does not parse
         raise CliError(str(err)) from None
     try:
         bridge.run()
+    except BridgeFailed as err:
+        raise CliError(str(err)) from None
     except (RegistryError, sqlite3.Error) as err:
         raise CliError(f"database {cfg.db}: {err}") from None
     except OSError as err:  # a UDP port in use, a serial port that cannot be opened at start
@@ -54,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def status_report(db: sqlite3.Connection) -> dict[str, object]:
+def status_report(db: sqlite3.Connection, db_path: Path | None = None) -> dict[str, object]:
     if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'counters'").fetchone():
         db.execute("SELECT COUNT(*) FROM nodes")  # a registry the bridge has not run on yet, or not ours at all
         c: dict[str, int] = {}
@@ -64,19 +73,40 @@ def status_report(db: sqlite3.Connection) -> dict[str, object]:
         c = store.counters(db)
         backlog = store.backlog(db)
         records = store.record_count(db)
-    sinks = sorted({k[len("delivered_") :] for k in c if k.startswith("delivered_")} | set(backlog))
+    state = health.read(db_path) if db_path is not None else None
+    parts = state.get("parts", {}) if state else {}
+    assert isinstance(parts, dict)
+    sinks = sorted(
+        {k[len("delivered_") :] for k in c if k.startswith("delivered_")}
+        | set(backlog)
+        | {k[len("sink:") :] for k in parts if k.startswith("sink:")}
+    )
     return {
+        "bridge": _bridge_state(state),
+        "store": parts.get("store", {"state": "ok"}),
         "records": records,
         "received": c.get("received", 0),
         "accepted": c.get("accepted", 0),
         "duplicates": c.get("duplicate", 0),
         "rejected": {r: c.get(f"rejected_{r}", 0) for r in store.REJECT_REASONS},
         "sinks": {
-            name: {"delivered": c.get(f"delivered_{name}", 0), "backlog": backlog.get(name, 0)} for name in sinks
+            name: {
+                "delivered": c.get(f"delivered_{name}", 0),
+                "backlog": backlog.get(name, 0),
+                **parts.get(f"sink:{name}", {"state": "ok"}),
+            }
+            for name in sinks
         },
         "sources": {k: v for k, v in c.items() if k.startswith(("udp_", "serial_"))},
         "internal_errors": c.get("internal_error", 0),
     }
+
+
+def _bridge_state(state: dict[str, object] | None) -> dict[str, object]:
+    if state is None:
+        return {"running": False}
+    keys = ("running", "pid", "version", "started_at", "stopped_at", "killed")
+    return {k: state[k] for k in keys if k in state}
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -85,7 +115,7 @@ def _status(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         raise CliError(f"{args.db} does not exist: give the --db of `akker gateway run`") from None
     try:
-        report = status_report(db)
+        report = status_report(db, args.db)
     except sqlite3.Error as err:
         raise CliError(f"{args.db} is not a bridge database ({err}): give the --db of `akker gateway run`") from None
     finally:
@@ -93,6 +123,20 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
+    bridge = report["bridge"]
+    assert isinstance(bridge, dict)
+    if bridge.get("running"):
+        print(f"bridge           running (pid {bridge['pid']}, since {bridge['started_at']})")
+    elif bridge.get("killed"):
+        print(f"bridge           not running: it was killed (started {bridge['started_at']})")
+    elif bridge.get("stopped_at"):
+        print(f"bridge           stopped at {bridge['stopped_at']}")
+    else:
+        print("bridge           never run on this store")
+    store_state = report["store"]
+    assert isinstance(store_state, dict)
+    if store_state.get("state") != "ok":
+        print(f"store            FAILING since {store_state['since']}: {store_state['reason']}")
     print(f"records stored   {report['records']}")
     print(f"frames received  {report['received']}")
     print(f"  accepted       {report['accepted']}")
@@ -105,7 +149,8 @@ def _status(args: argparse.Namespace) -> int:
     sinks = report["sinks"]
     assert isinstance(sinks, dict)
     for name, s in sinks.items():
-        print(f"sink {name:11} delivered {s['delivered']}, backlog {s['backlog']}")
+        trouble = f", stalled since {s['since']}: {s['reason']}" if s.get("state") != "ok" else ""
+        print(f"sink {name:11} delivered {s['delivered']}, backlog {s['backlog']}{trouble}")
     sources = report["sources"]
     assert isinstance(sources, dict)
     for name, n in sources.items():

@@ -31,7 +31,7 @@ class JsonlSink:
         data = "".join(json.dumps(r.message(), separators=(",", ":")) + "\n" for r in records).encode()
         try:
             if self._fd is None:
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             view = memoryview(data)
             while view:
                 view = view[os.write(self._fd, view) :]

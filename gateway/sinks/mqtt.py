@@ -11,19 +11,21 @@ retained on `akker/<node>/state`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from gateway.secrets_io import mask_url
 from gateway.sinks import SinkDown
 from gateway.store import Record
 
@@ -40,7 +42,7 @@ class BrokerUrl:
     port: int
     tls: bool
     username: str | None = None
-    password: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
 
     def __str__(self) -> str:  # for logs: never the password
         user = f"{self.username}@" if self.username else ""
@@ -51,7 +53,8 @@ def parse_url(url: str) -> BrokerUrl:
     """mqtt://[user:pass@]host[:port] or mqtts://...; ValueError saying what is wrong."""
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts"):
-        raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, e.g. mqtt://localhost:1883 (got {url!r})")
+        shown = mask_url(url)
+        raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, e.g. mqtt://localhost:1883 (got {shown!r})")
     if not parts.hostname:
         raise ValueError("MQTT URL has no host, e.g. mqtt://localhost:1883")
     try:
@@ -86,14 +89,18 @@ class MqttSink:
         ca_file: str | None = None,
         ha_discovery: bool = False,
         version: str = "",
+        password: str | None = None,
     ) -> None:
         self.broker = parse_url(url)
+        if password is not None:  # from the config file, a password file or the environment
+            self.broker = replace(self.broker, password=password)
         self.gateway_id = gateway_id
         self.ha_discovery = ha_discovery
         self.version = version
         self.on_ready: Callable[[], None] | None = None
         self._announced: set[str] = set()
         self._connected = threading.Event()
+        self._closing = False
         self._lock = threading.Lock()
         client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
@@ -132,7 +139,8 @@ class MqttSink:
 
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if self._connected.is_set():
-            log.warning("disconnected from %s: %s", self.broker, reason)
+            level = logging.INFO if self._closing else logging.WARNING  # our own stop is no trouble
+            log.log(level, "disconnected from %s: %s", self.broker, reason)
         self._connected.clear()
 
     def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
@@ -150,6 +158,7 @@ class MqttSink:
         return self._connected.wait(timeout_s)
 
     def stop(self) -> None:
+        self._closing = True
         if self._connected.is_set():
             info = self.client.publish(status_topic(self.gateway_id), self._status("offline"), qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):  # the last will says offline anyway

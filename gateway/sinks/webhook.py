@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 
+from gateway.secrets_io import mask_url
 from gateway.sinks import SinkDown
 from gateway.store import Record
 
@@ -29,7 +30,7 @@ class WebhookSink:
 
     def __init__(self, url: str, headers: dict[str, str] | None = None, timeout_s: float = TIMEOUT_S) -> None:
         if not url.startswith(("http://", "https://")):
-            raise ValueError(f"webhook URL {url!r} must start with http:// or https://")
+            raise ValueError(f"webhook URL {mask_url(url)!r} must start with http:// or https://")
         self.url = url
         self.headers = {"Content-Type": "application/json", "User-Agent": "akker-bridge", **(headers or {})}
         self.timeout_s = timeout_s

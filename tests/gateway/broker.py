@@ -63,7 +63,7 @@ class Mosquitto:
 class Subscriber:
     """A QoS 1 subscriber with a persistent session: sees every message, across broker restarts."""
 
-    def __init__(self, broker: Mosquitto, topic: str = "akker/#") -> None:
+    def __init__(self, broker: Mosquitto, topic: str = "akker/#", auth: tuple[str, str] | None = None) -> None:
         import threading
 
         import paho.mqtt.client as paho
@@ -74,6 +74,8 @@ class Subscriber:
         self.client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"test-sub-{broker.port}", clean_session=False
         )
+        if auth is not None:
+            self.client.username_pw_set(*auth)
         self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
         self.client.on_message = self._on_message
         subscribed = threading.Event()

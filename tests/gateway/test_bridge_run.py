@@ -120,9 +120,10 @@ class Bridge:
 
 def register(db: Path) -> None:
     for name, (dev_addr, nwk, app) in NODES.items():
-        args = ["nodes", "add", "--db", str(db), "--name", name, "--dev-addr", f"{dev_addr:08x}",
-                "--nwk-skey", nwk.hex(), "--app-skey", app.hex()]  # fmt: skip
-        assert subprocess.run([AKKER, *args], capture_output=True, timeout=30).returncode == 0
+        args = ["nodes", "add", "--db", str(db), "--name", name, "--dev-addr", f"{dev_addr:08x}", "--keys-file", "-"]
+        keys = json.dumps({"nwk_skey": nwk.hex(), "app_skey": app.hex()})
+        out = subprocess.run([AKKER, *args], input=keys, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0 and out.stderr == "", out.stderr
 
 
 @pytest.fixture
@@ -173,7 +174,10 @@ def test_udp_frames_are_stored_published_written_and_counted(bridge: Bridge, bro
     assert status["rejected"] == {  # type: ignore[comparison-overlap]
         "bad_crc": 0, "malformed": 0, "unknown_dev_addr": 1, "bad_mic": 1, "replay": 1, "codec_error": 0,
     }  # fmt: skip
-    assert status["sinks"] == {"jsonl": {"delivered": 10, "backlog": 0}, "mqtt": {"delivered": 10, "backlog": 0}}
+    assert status["sinks"] == {
+        "jsonl": {"delivered": 10, "backlog": 0, "state": "ok"},
+        "mqtt": {"delivered": 10, "backlog": 0, "state": "ok"},
+    }
     sources = status["sources"]
     assert isinstance(sources, dict) and sources["udp_malformed"] == 1
     lines = [json.loads(line) for line in bridge.jsonl.read_text().splitlines()]
