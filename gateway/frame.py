@@ -2,13 +2,31 @@
 
 Sources (serial board, Semtech UDP, simulator) turn what they receive into
 UplinkFrame objects; the pipeline checks, deduplicates and stores them; sinks
-never see these, only stored records. Nothing here does I/O.
+never see these, only stored records. Also here: what frames may cost, whoever
+sends them (receptions kept per frame, the bytes the pipeline's queue holds).
+Nothing here does I/O.
 """
 
 from __future__ import annotations
 
+import queue
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+
+# One entry per gateway, and no more than this many: a farm has one or a few gateways, and a frame heard
+# by more than 16 is rare even on a city network. Without a cap, made-up gateway EUIs replaying one frame
+# grow a single record (and every message about it) without end.
+MAX_RECEPTIONS = 16
+
+# What the pipeline's queue may hold, as frames_cost counts it. A few seconds of the bridge's
+# 1000 frames/s; beyond it a source waits in submit, and datagrams wait in (or are dropped from) the
+# kernel's socket buffer instead of in our memory.
+QUEUE_BYTES = 4 << 20
+_FRAME_OBJECTS = 800  # bytes of Python objects an UplinkFrame with its Reception takes besides its strings
+_ITEM_OBJECTS = 200  # a submit's own list, tuple and callback
 
 
 @dataclass(frozen=True)
@@ -69,3 +87,70 @@ class UplinkFrame:
 def iso_utc(t: datetime) -> str:
     """ISO 8601 in UTC with millisecond precision and a Z, as every record and message carries it."""
     return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def add_reception(receptions: list[dict[str, object]], rx: Reception) -> bool:
+    """Add rx (as_json) to a record's receptions unless its gateway is there or the list is full; True if added."""
+    if len(receptions) >= MAX_RECEPTIONS or any(r.get("gateway") == rx.gateway for r in receptions):
+        return False
+    receptions.append(rx.as_json())
+    return True
+
+
+QueueItem = tuple[Sequence[UplinkFrame], Callable[[], None] | None] | None  # None: the pipeline's stop mark
+
+
+def frames_cost(item: QueueItem) -> int:
+    """Roughly the bytes of memory a queued item keeps alive."""
+    if item is None:
+        return 1
+    return _ITEM_OBJECTS + sum(
+        _FRAME_OBJECTS + len(f.phy) + len(f.rx.gateway) + len(f.rx.gateway_time or "") for f in item[0]
+    )
+
+
+class FrameQueue(queue.Queue[QueueItem]):
+    """A queue.Queue of (frames, on_done) bounded by the memory its frames take, not by how many items it holds.
+
+    A count alone bounds nothing: one item can be one frame or a datagram's hundreds. put() waits while
+    the queue holds max_bytes (as frames_cost counts them) or max_items; an item larger than max_bytes
+    still goes into an empty queue, so nothing can wait forever. qsize() is still the number of items.
+    """
+
+    def __init__(self, max_bytes: int = QUEUE_BYTES, max_items: int = 0) -> None:
+        super().__init__(max_items)
+        self.max_bytes = max_bytes
+        self.bytes = 0  # what the items now queued cost; read it under self.mutex
+        self._costs: deque[int] = deque()
+
+    def put(self, item: QueueItem, block: bool = True, timeout: float | None = None) -> None:
+        cost = frames_cost(item)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.not_full:
+            while self._over(cost):
+                if not block:
+                    raise queue.Full
+                if deadline is None:
+                    self.not_full.wait()
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise queue.Full
+                    self.not_full.wait(left)
+            self._put(item)
+            self._costs.append(cost)
+            self.bytes += cost
+            self.unfinished_tasks += 1
+            self.not_empty.notify()
+
+    def _over(self, cost: int) -> bool:
+        if not self.queue:
+            return False
+        return self.bytes + cost > self.max_bytes or 0 < self.maxsize <= len(self.queue)
+
+    def _get(self) -> QueueItem:
+        item = self.queue.popleft()
+        self.bytes -= self._costs.popleft()
+        # Queue.get wakes one waiting put; a big item leaving may make room for several.
+        self.not_full.notify_all()
+        return item

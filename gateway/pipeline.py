@@ -33,8 +33,9 @@ from datetime import datetime
 from pathlib import Path
 
 from gateway import derive, store, store_faults
-from gateway.frame import UplinkFrame, iso_utc
+from gateway.frame import FrameQueue, UplinkFrame, iso_utc
 from gateway.health import Health
+from gateway.log_limit import LogLimit
 from gateway.registry import Node, Registry
 from payload_codec import CodecError, decode_uplink
 from payload_codec.lorawan import FrameError, MicError, ReplayError, open_uplink, parse_frame
@@ -89,9 +90,10 @@ class Pipeline:
         self.dedup_window_s = dedup_window_s
         self.batch_size = batch_size
         self.on_commit = on_commit
-        self._queue: queue.Queue[tuple[Sequence[UplinkFrame], Callable[[], None] | None] | None] = queue.Queue(
-            queue_size
-        )
+        # Bounded in bytes: a full queue makes submit wait, so a flood backs up into the kernel's socket
+        # buffer (and is dropped there, unacknowledged) instead of into our memory.
+        self._queue = FrameQueue(max_items=queue_size)
+        self._rejections = LogLimit(log)  # a flood of bad frames is one line per reason per interval
         self._counts: dict[str, int] = {}
         self._counts_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -293,10 +295,12 @@ class Pipeline:
 
     def _reject(self, reason: str, frame: UplinkFrame, detail: str) -> str:
         # A radio hears damaged packets all day (collisions, noise): counted, logged only when debugging.
-        level = logging.DEBUG if reason == "bad_crc" else logging.WARNING
-        log.log(
-            level, "rejected reason=%s gateway=%s source=%s detail=%r", reason, frame.rx.gateway, frame.source, detail
-        )
+        if reason == "bad_crc":
+            log.debug("rejected reason=bad_crc gateway=%s source=%s detail=%r", frame.rx.gateway, frame.source, detail)
+        else:
+            self._rejections.warning(
+                f"rejected reason={reason}", "gateway=%s source=%s detail=%r", frame.rx.gateway, frame.source, detail
+            )
         return "rejected_" + reason
 
     def _reload_nodes(self, force: bool = False) -> None:

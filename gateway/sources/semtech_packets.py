@@ -47,9 +47,24 @@ _BW_KHZ = (125, 250, 500)  # the SX130x concentrators' LoRa bandwidths
 _FREQ_MHZ_MIN, _FREQ_MHZ_MAX = 100.0, 3000.0  # LoRa radios tune 137 MHz..2.5 GHz; a value in Hz lands far outside
 _TMST_MAX = 0xFFFFFFFF  # tmst is a 32-bit microsecond counter
 
+# Limits no real forwarder reaches, so that whatever breaks them costs us little (docs/semtech-udp.md, "Limits").
+# lora_pkt_fwd (sx1302_hal) fetches at most NB_PKT_MAX = 255 packets per datagram, the SX1301
+# packet_forwarder 8; a busy SX1302 gateway sends a few dozen at most.
+MAX_RXPK = 255
+# Strings we read or keep: "2024-05-01T06:30:00.123456Z" is 27 characters, "SF12BW500" 9, "4/5" 3.
+MAX_TEXT = 64
+_TEXT_FIELDS = ("modu", "datr", "codr", "time")
+MAX_PHY = 255  # bytes: the most a LoRa packet carries
+_MAX_DATA = 4 * ((MAX_PHY + 2) // 3)  # its base64 text, padded
+_SHOWN = 40  # characters of a refused value quoted in an error: enough to recognise it, never the whole
+
 
 class PacketError(ValueError):
     """A datagram that cannot be understood as a whole; it is counted and not acknowledged."""
+
+
+class LimitError(PacketError):
+    """A datagram or rxpk item beyond a size limit that real forwarders stay far within."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,7 @@ class PushData:
     gateway: str  # EUI, 16 lowercase hex digits
     rxpk: tuple[RxPacket | str, ...]  # one per rxpk item, in order: the packet, or why it was refused
     stat: dict[str, object] | None  # the gateway's status report, as sent
+    oversize: int = 0  # how many of the refused items broke a size limit (LimitError) rather than a rule
 
 
 @dataclass(frozen=True)
@@ -133,38 +149,54 @@ def parse_datagram(data: bytes) -> PushData | PullData | TxAck:
             root = _json_object(body, name)
             ack = root.get("txpk_ack")
             if isinstance(ack, dict) and isinstance(ack.get("error"), str) and ack["error"] != "NONE":
-                error = ack["error"]
+                error = ack["error"][:MAX_TEXT]
         return TxAck(version, token, gateway, error)
 
     root = _json_object(body, name)
     items = root.get("rxpk", [])
     if not isinstance(items, list):
         raise PacketError(f"rxpk is {_json_type(items)}, not an array")
+    if len(items) > MAX_RXPK:
+        # Refused whole, before any item is looked at: a forwarder never sends this many, and one
+        # error line per item would make the log many times larger than the datagram.
+        raise LimitError(f"{len(items)} rxpk items, at most {MAX_RXPK}")
     stat = root.get("stat")
     if stat is not None and not isinstance(stat, dict):
         raise PacketError(f"stat is {_json_type(stat)}, not an object")
     results: list[RxPacket | str] = []
+    oversize = 0
     for i, item in enumerate(items):
         try:
             results.append(parse_rxpk(item, gateway))
         except PacketError as err:
+            oversize += isinstance(err, LimitError)
             results.append(f"rxpk[{i}]: {err}")
-    return PushData(version, token, gateway, tuple(results), stat)
+    return PushData(version, token, gateway, tuple(results), stat, oversize)
 
 
 def parse_rxpk(item: object, gateway: str) -> RxPacket:
     """One rxpk object (section 4) into a packet; raise PacketError naming the first field that is wrong."""
     if not isinstance(item, dict):
         raise PacketError(f"is {_json_type(item)}, not an object")
+    for key in _TEXT_FIELDS:
+        text = item.get(key)
+        if isinstance(text, str) and len(text) > MAX_TEXT:
+            raise LimitError(f"{key} is {len(text)} characters, at most {MAX_TEXT}")
+    data = item.get("data")
+    if isinstance(data, str) and len(data) > _MAX_DATA:
+        raise LimitError(f"data is {len(data)} characters of base64, more than a LoRa packet's {MAX_PHY} bytes")
+
     modu = item.get("modu")
     if modu != "LORA":
         # FSK packets are not LoRaWAN uplinks from our nodes; refused like any bad field, but named.
-        raise PacketError("modu 'FSK' is not supported, only 'LORA'" if modu == "FSK" else f"modu {modu!r}, not 'LORA'")
+        if modu == "FSK":
+            raise PacketError("modu 'FSK' is not supported, only 'LORA'")
+        raise PacketError(f"modu {_show(modu)}, not 'LORA'")
 
     datr = item.get("datr")
     match = _DATR.fullmatch(datr) if isinstance(datr, str) else None
     if match is None:
-        raise PacketError(f"datr {datr!r}, not like 'SF9BW125'")
+        raise PacketError(f"datr {_show(datr)}, not like 'SF9BW125'")
     sf, bw_khz = int(match[1]), int(match[2])
     if sf not in _SF_RANGE or bw_khz not in _BW_KHZ:
         raise PacketError(f"datr {datr!r}: SF{sf} or BW{bw_khz} is not a LoRa setting of a concentrator")
@@ -175,7 +207,7 @@ def parse_rxpk(item: object, gateway: str) -> RxPacket:
 
     crc = item.get("stat")
     if not _is_int(crc) or crc not in _CRC_OK:
-        raise PacketError(f"stat {crc!r}, not 1, 0 or -1")
+        raise PacketError(f"stat {_show(crc)}, not 1, 0 or -1")
 
     # rssis (SX1302) is the packet's own signal strength; rssi there is the whole channel's.
     rssi_dbm = _number(item, "rssis") if "rssis" in item else _number(item, "rssi")
@@ -183,12 +215,11 @@ def parse_rxpk(item: object, gateway: str) -> RxPacket:
 
     tmst = item.get("tmst")
     if tmst is not None and (not _is_int(tmst) or not 0 <= tmst <= _TMST_MAX):
-        raise PacketError(f"tmst {tmst!r}, not a 32-bit unsigned counter")
+        raise PacketError(f"tmst {_show(tmst)}, not a 32-bit unsigned counter")
     time = item.get("time")
     if time is not None and not isinstance(time, str):
-        raise PacketError(f"time {time!r}, not a string")
+        raise PacketError(f"time {_show(time)}, not a string")
 
-    data = item.get("data")
     if not isinstance(data, str):
         raise PacketError("data missing" if data is None else f"data is {_json_type(data)}, not a base64 string")
     try:
@@ -200,7 +231,7 @@ def parse_rxpk(item: object, gateway: str) -> RxPacket:
         raise PacketError("data is empty")
     size = item.get("size")
     if size is not None and (not _is_int(size) or size != len(phy)):
-        raise PacketError(f"size {size!r} but data decodes to {len(phy)} bytes")
+        raise PacketError(f"size {_show(size)} but data decodes to {len(phy)} bytes")
 
     rx = Reception(
         gateway=gateway,
@@ -244,14 +275,20 @@ def _number(item: dict[str, object], key: str) -> float:
     if v is None:
         raise PacketError(f"{key} missing")
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise PacketError(f"{key} {v!r}, not a number")
+        raise PacketError(f"{key} {_show(v)}, not a number")
     try:
         f = float(v)
     except OverflowError:  # an integer too large for a float
         f = math.inf
     if not math.isfinite(f):
-        raise PacketError(f"{key} {v!r} is out of range")
+        raise PacketError(f"{key} {_show(v)} is out of range")
     return f
+
+
+def _show(v: object) -> str:
+    """repr(v) for an error message, cut short: a refused value must not make the log larger than the input."""
+    text = repr(v)
+    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 10]}... ({len(text)} characters)"
 
 
 def _json_type(v: object) -> str:

@@ -19,8 +19,18 @@ from datetime import datetime
 from typing import Any
 
 from gateway.frame import UplinkFrame
+from gateway.log_limit import LogLimit
 from gateway.sources import Intake
-from gateway.sources.semtech_packets import PacketError, PullData, PushData, TxAck, parse_datagram, pull_ack, push_ack
+from gateway.sources.semtech_packets import (
+    LimitError,
+    PacketError,
+    PullData,
+    PushData,
+    TxAck,
+    parse_datagram,
+    pull_ack,
+    push_ack,
+)
 
 log = logging.getLogger("akker.udp")
 
@@ -49,6 +59,8 @@ class SemtechUdpSource:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._routes: dict[str, GatewayRoute] = {}
+        # Anyone can send us datagrams: their warnings are limited per event, so a flood is a count, not a log.
+        self._warnings = LogLimit(log)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -94,6 +106,7 @@ class SemtechUdpSource:
             if self._sock is not None:
                 self._sock.close()
                 self._sock = None
+        self._warnings.close()
 
     # -------------------------------------------------------------- the loop
 
@@ -118,8 +131,8 @@ class SemtechUdpSource:
         try:
             packet = parse_datagram(data)
         except PacketError as err:
-            intake.count("udp_malformed")
-            log.warning("datagram_refused from=%s size=%d detail=%r", _fmt(addr), len(data), str(err))
+            intake.count("udp_oversize" if isinstance(err, LimitError) else "udp_malformed")
+            self._warnings.warning("datagram_refused", "from=%s size=%d detail=%r", _fmt(addr), len(data), str(err))
             return
         if isinstance(packet, PushData):
             self._push(intake, packet, addr)
@@ -135,12 +148,17 @@ class SemtechUdpSource:
     def _push(self, intake: Intake, packet: PushData, addr: tuple[Any, ...]) -> None:
         received_at = UplinkFrame.now()
         frames: list[UplinkFrame] = []
+        refused = 0
         for item in packet.rxpk:
             if isinstance(item, str):
-                intake.count("udp_rxpk_invalid")
-                log.warning("rxpk_invalid from=%s gateway=%s detail=%r", _fmt(addr), packet.gateway, item)
+                refused += 1
+                self._warnings.warning("rxpk_invalid", "from=%s gateway=%s detail=%r", _fmt(addr), packet.gateway, item)
             else:
                 frames.append(UplinkFrame(phy=item.phy, rx=item.rx, source="udp", received_at=received_at))
+        if refused > packet.oversize:
+            intake.count("udp_rxpk_invalid", refused - packet.oversize)
+        if packet.oversize:
+            intake.count("udp_rxpk_oversize", packet.oversize)
         if packet.stat is not None:
             intake.count("udp_stat")
             log.debug("stat gateway=%s stat=%s", packet.gateway, json.dumps(packet.stat))
@@ -169,7 +187,7 @@ class SemtechUdpSource:
             try:
                 sock.sendto(data, addr)
             except OSError as err:
-                log.warning("%s_not_sent to=%s token=%d detail=%r", what, _fmt(addr), token, str(err))
+                self._warnings.warning(f"{what}_not_sent", "to=%s token=%d detail=%r", _fmt(addr), token, str(err))
 
 
 def _fmt(addr: tuple[Any, ...]) -> str:

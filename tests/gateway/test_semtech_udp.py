@@ -19,6 +19,10 @@ from hypothesis import strategies as st
 
 from gateway.frame import Reception, UplinkFrame
 from gateway.sources.semtech_packets import (
+    MAX_PHY,
+    MAX_RXPK,
+    MAX_TEXT,
+    LimitError,
     PacketError,
     PullData,
     PushData,
@@ -301,6 +305,70 @@ def test_bad_rxpk_items_become_error_strings(item: object, message: str) -> None
     assert "\n" not in bad
 
 
+def test_as_many_rxpk_as_lora_pkt_fwd_sends_at_most() -> None:
+    p = parse_datagram(push({"rxpk": [rxpk()] * MAX_RXPK}))
+    assert isinstance(p, PushData) and len(p.rxpk) == MAX_RXPK and p.oversize == 0
+    with pytest.raises(LimitError, match=f"^{MAX_RXPK + 1} rxpk items, at most {MAX_RXPK}$"):
+        parse_datagram(push({"rxpk": [rxpk()] * (MAX_RXPK + 1)}))
+    with pytest.raises(LimitError, match=r"^21000 rxpk items"):  # refused before any item is looked at
+        parse_datagram(push({"rxpk": [{}] * 21_000}))
+
+
+@pytest.mark.parametrize("field", ["time", "modu", "datr", "codr"])
+def test_text_fields_are_refused_beyond_their_limit(field: str) -> None:
+    at_limit = {"time": "2024-05-01T06:30:00.123456789Z".ljust(MAX_TEXT, "0")}.get(field, "x" * MAX_TEXT)
+    p = parse_datagram(push({"rxpk": [rxpk(**{field: at_limit}), rxpk(**{field: at_limit + "x"})]}))
+    assert isinstance(p, PushData)
+    first, second = p.rxpk
+    if field in ("time", "codr"):  # kept as sent or ignored: 64 characters are still fine
+        assert isinstance(first, RxPacket)
+        assert first.rx.gateway_time == (at_limit if field == "time" else "2024-05-01T06:30:00.123456Z")
+    else:  # refused for what it says, not for its length
+        assert isinstance(first, str) and "at most" not in first and len(first) < 120
+    assert second == f"rxpk[1]: {field} is {MAX_TEXT + 1} characters, at most {MAX_TEXT}"
+    assert p.oversize == 1
+
+
+def test_data_longer_than_a_lora_packet_is_refused() -> None:
+    biggest = bytes(range(MAX_PHY))
+    p = parse_datagram(push({"rxpk": [rxpk(biggest), rxpk(biggest + b"\x00"), rxpk(data="A" * 10_000)]}))
+    assert isinstance(p, PushData)
+    assert isinstance(p.rxpk[0], RxPacket) and p.rxpk[0].phy == biggest
+    assert p.rxpk[1:] == (
+        "rxpk[1]: data is 344 characters of base64, more than a LoRa packet's 255 bytes",
+        "rxpk[2]: data is 10000 characters of base64, more than a LoRa packet's 255 bytes",
+    )
+    assert p.oversize == 2
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"modu": ["L" * 5_000]},
+        {"datr": {"x": "SF9" * 5_000}},
+        {"stat": "1" * 5_000},
+        {"rssi": "-9" * 5_000},
+        {"lsnr": 10**4000},
+        {"tmst": [0] * 5_000},
+        {"time": ["2024-05-01T06:30:00Z"] * 5_000},
+        {"size": "9" * 5_000},
+    ],
+    ids=lambda c: next(iter(c)),
+)
+def test_a_refused_value_is_quoted_only_in_part(changes: dict[str, object]) -> None:
+    """The reason for a refusal goes into the log: it must stay a line, however large the value."""
+    p = parse_datagram(push({"rxpk": [rxpk(**changes)]}))
+    assert isinstance(p, PushData)
+    (bad,) = p.rxpk
+    assert isinstance(bad, str) and len(bad) < 120, bad
+    assert "characters)" in bad
+
+
+def test_tx_ack_error_is_kept_short() -> None:
+    p = parse_datagram(header(0x05, 0x7777) + EUI + json.dumps({"txpk_ack": {"error": "E" * 10_000}}).encode())
+    assert isinstance(p, TxAck) and p.error == "E" * MAX_TEXT
+
+
 def test_infinite_lsnr_is_refused() -> None:
     # json.dumps cannot write 1e400, but a forwarder's printf could: Python parses it as infinity.
     body = json.dumps({"rxpk": [rxpk()]}).replace('"lsnr": 7.5', '"lsnr": 1e400').encode()
@@ -511,8 +579,8 @@ def test_pull_data_is_answered_at_once_and_its_route_remembered(
 def test_malformed_datagrams_are_counted_and_not_acked(
     udp: tuple[SemtechUdpSource, FakeIntake, Gateway], udp_log: pytest.LogCaptureFixture
 ) -> None:
-    _, intake, gw = udp
-    bad = [b"", b"\x02\x00", header(0x00, version=3) + EUI + b"{}", push(b"{nope"), push({"rxpk": 5}), header(0x09)]
+    source, intake, gw = udp
+    bad = [header(0x00, version=3) + EUI + b"{}", b"", b"\x02\x00", push(b"{nope"), push({"rxpk": 5}), header(0x09)]
     for data in bad:
         gw.send(data)
     gw.send(pull(0x0007))  # loopback keeps order: its PULL_ACK comes after every refusal was handled
@@ -520,11 +588,15 @@ def test_malformed_datagrams_are_counted_and_not_acked(
     assert gw.nothing_within(0.1)
     assert intake.submitted.empty()
     assert intake.counts() == {"udp_datagrams": len(bad) + 1, "udp_malformed": len(bad), "udp_pull": 1}
+    source.stop()  # writes the summary of what the rate limit held back
     refused = [r.getMessage() for r in udp_log.records if r.getMessage().startswith("datagram_refused")]
     port = gw.sock.getsockname()[1]
-    assert len(refused) == len(bad)
+    # The first in full, at once; the others only counted, in one summary line.
+    assert len(refused) == 2
     assert all(f"from=127.0.0.1:{port} " in m and "\n" not in m for m in refused)
-    assert "unknown protocol version 3" in refused[2]
+    assert "unknown protocol version 3" in refused[0]
+    assert refused[1].startswith(f"datagram_refused count={len(bad)} in the last ")
+    assert f"(first: from=127.0.0.1:{port} size=14 detail='unknown protocol version 3" in refused[1]
     assert {(r.name, r.levelno) for r in udp_log.records if r.getMessage() in refused} == {
         ("akker.udp", logging.WARNING)
     }
@@ -544,6 +616,41 @@ def test_one_bad_rxpk_among_good_ones(
     assert intake.counts() == {"udp_datagrams": 1, "udp_rxpk_invalid": 1}
     (msg,) = [r.getMessage() for r in udp_log.records if r.getMessage().startswith("rxpk_invalid")]
     assert f"gateway={EUI_HEX}" in msg and "rxpk[1]: modu 'FSK' is not supported" in msg
+
+
+def test_oversize_input_is_counted_apart_and_warned_about_in_summary(
+    udp: tuple[SemtechUdpSource, FakeIntake, Gateway], udp_log: pytest.LogCaptureFixture
+) -> None:
+    source, intake, gw = udp
+    gw.send(push({"rxpk": [rxpk()] * (MAX_RXPK + 1)}, token=0x0001))
+    items = [rxpk(PHY_A), rxpk(time="t" * 7_000), rxpk(modu="FSK")] + [rxpk(stat=2)] * 100 + [rxpk(codr="4" * 200)]
+    gw.send(push({"rxpk": items}, token=0x0002))
+    assert gw.recv() == push_ack(0x0002)  # the too-long datagram is never acknowledged, this one is
+    assert [f.phy for f in intake.submitted.get(timeout=2)] == [PHY_A]
+    assert intake.submitted.empty()
+    assert intake.counts() == {
+        "udp_datagrams": 2,
+        "udp_oversize": 1,
+        "udp_rxpk_oversize": 2,
+        "udp_rxpk_invalid": 101,
+    }
+    source.stop()
+    lines = [r.getMessage() for r in udp_log.records if r.levelno == logging.WARNING]
+    assert lines == [
+        f"datagram_refused from={_addr(gw)} size={len(push({'rxpk': [rxpk()] * (MAX_RXPK + 1)}))} "
+        f"detail='{MAX_RXPK + 1} rxpk items, at most {MAX_RXPK}'",
+        f"rxpk_invalid from={_addr(gw)} gateway={EUI_HEX} detail='rxpk[1]: time is 7000 characters, at most 64'",
+        lines[2],
+    ]
+    assert lines[2].startswith("rxpk_invalid count=103 in the last ")
+    assert lines[2].endswith(
+        f"(first: from={_addr(gw)} gateway={EUI_HEX} detail='rxpk[1]: time is 7000 characters, at most 64')"
+    )
+
+
+def _addr(gw: Gateway) -> str:
+    host, port = gw.sock.getsockname()
+    return f"{host}:{port}"
 
 
 def test_stat_only_push_data_is_acked_through_the_pipeline(udp: tuple[SemtechUdpSource, FakeIntake, Gateway]) -> None:
