@@ -7,14 +7,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from tests.processes import kill, spawn
+
 PEER = Path(__file__).parent / "js" / "lorawan_peer.js"
 
 
 class LoraPacketPeer:
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            ["node", str(PEER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
-        )
+        self.proc = spawn(["node", str(PEER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -26,6 +26,10 @@ class LoraPacketPeer:
         return json.loads(line)
 
     def close(self) -> None:
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        self.proc.wait(10)
+        """End of input ends the peer; killed if it has not gone within 10 s."""
+        try:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            self.proc.wait(10)
+        finally:
+            kill(self.proc)

@@ -4,14 +4,21 @@ Read-only: it never writes to the board, so it neither stops a node's
 application nor takes a gateway board out of its receive loop (unlike the
 REPL-based commands, which interrupt both). Each line gets the local time it
 arrived. A port that goes away (a board that resets or deep-sleeps on native
-USB, a cable pulled) is waited for and reopened; Ctrl-C or --seconds ends it
-with exit status 0.
+USB, a cable pulled) is waited for and reopened; Ctrl-C (SIGINT), SIGTERM or
+--seconds ends it with exit status 0.
+
+It handles SIGINT and SIGTERM itself, as `akker gateway run` and `akker
+dashboard` do, even when it inherited SIGINT ignored: a shell script's
+`akker monitor ... &` (and so a test suite run in the background) starts it
+that way, and `kill -INT` must still end it with its summary rather than be
+lost. Python would otherwise leave an inherited SIG_IGN in place.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sqlite3
 import time
 from datetime import datetime
@@ -70,6 +77,13 @@ class _Monitor:
         self.ser: serial.SerialBase | None = ser
         self.registry = registry
         self.splitter = StreamSplitter()
+        self.stopping = False  # set by SIGINT or SIGTERM; seen within one read timeout
+
+    def request_stop(self, *_: object) -> None:
+        self.stopping = True
+
+    def _going(self, until: float | None) -> bool:
+        return not self.stopping and (until is None or time.monotonic() < until)
 
     def show(self, events: list[Event]) -> None:
         for event in events:
@@ -89,7 +103,7 @@ class _Monitor:
     def follow(self, until: float | None) -> None:
         """Show what the board sends until the monotonic time until (None: until Ctrl-C)."""
         quiet_since = time.monotonic()
-        while self.ser is not None and (until is None or time.monotonic() < until):
+        while self.ser is not None and self._going(until):
             try:
                 data = self.ser.read(self.ser.in_waiting or 1)
             except (serial.SerialException, OSError, TypeError, AttributeError):
@@ -107,7 +121,7 @@ class _Monitor:
 
     def _reopen(self, until: float | None) -> None:
         _show(f"! {self.port} went away (board reset, deep sleep or cable): waiting for it")
-        while until is None or time.monotonic() < until:
+        while self._going(until):
             time.sleep(_RETRY_S)
             try:
                 self.ser = serial.serial_for_url(self.port, baudrate=BAUD, exclusive=True, timeout=_READ_TIMEOUT_S)
@@ -143,14 +157,16 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     start = time.monotonic()
     until = None if args.seconds is None else start + args.seconds
     mon = _Monitor(args.port, ser, registry)
+    # Before the first line: whoever waits for it may signal at once.
+    previous = {sig: signal.signal(sig, mon.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     print(f"monitoring {args.port} since {datetime.now():%Y-%m-%d %H:%M:%S} (Ctrl-C ends)", flush=True)
     try:
         mon.follow(until)
-    except KeyboardInterrupt:
-        pass  # Ctrl-C is how a monitor is meant to end
     finally:
         mon.close()
         if db is not None:
             db.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print(mon.summary(time.monotonic() - start), flush=True)
     return 0

@@ -12,20 +12,22 @@ import random
 import signal
 import subprocess
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from gateway import micropython
 from payload_codec import decode_uplink
 from payload_codec.lorawan import open_uplink
 from tests.firmware.sim_node import APP, NWK, write_config
+from tests.processes import running
 
 RUNS = 12
 HEAP = "160k"  # as akker node; the 64 KB target is not met yet (make bench)
 
 
-def start(build: Path, root: Path, cycles: int) -> subprocess.Popen[str]:
+def start(build: Path, root: Path, cycles: int) -> AbstractContextManager[subprocess.Popen[str]]:
     cmd, env = micropython.command(build, ["-m", "firmware.sim.run", str(root), str(cycles)], HEAP)
-    return subprocess.Popen(cmd, env=env, cwd=build, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return running(cmd, env=env, cwd=build, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
 def test_counters_and_trap_counts_survive_random_power_cuts(tmp_path: Path) -> None:
@@ -36,16 +38,16 @@ def test_counters_and_trap_counts_survive_random_power_cuts(tmp_path: Path) -> N
     lines: list[str] = []
     killed = 0
     for _ in range(RUNS):
-        proc = start(build, root, 5000)  # more than it can run before the cut
-        time.sleep(rnd.uniform(0.05, 0.5))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            killed += 1
-        out, _ = proc.communicate(timeout=60)
+        with start(build, root, 5000) as proc:  # more than it can run before the cut
+            time.sleep(rnd.uniform(0.05, 0.5))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                killed += 1
+            out, _ = proc.communicate(timeout=60)
         # A line cut by the kill is not a frame that was reported whole.
         lines.extend(line for line in out.split("\n")[:-1] if line.strip())
-    final = start(build, root, 8)
-    out, _ = final.communicate(timeout=120)
+    with start(build, root, 8) as final:
+        out, _ = final.communicate(timeout=120)
     assert final.returncode == 0
     lines.extend(line for line in out.splitlines() if line.strip())
     assert killed >= RUNS // 2  # the test must actually cut power mid-run

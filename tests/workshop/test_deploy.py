@@ -22,6 +22,7 @@ from gateway.device import Device
 from gateway.frame import Reception, UplinkFrame
 from gateway.pipeline import Pipeline
 from gateway.virtual_board import VirtualBoard
+from tests.processes import running
 
 AKKER = str(Path(sys.executable).parent / "akker")
 
@@ -84,14 +85,14 @@ def test_a_deploy_killed_half_way_leaves_a_board_in_maintenance(
     tmp_path: Path, board: VirtualBoard, node: Path
 ) -> None:
     flash = tmp_path / "flash"
-    proc = subprocess.Popen([AKKER, "deploy", "--board", "sim", "--port", str(board.tty), "--config", str(node)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 60
-    while len(list((flash / "lib").rglob("*.mpy"))) < 10:
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)  # the laptop's cable pulled, half the modules new
-    proc.wait()
+    with running([AKKER, "deploy", "--board", "sim", "--port", str(board.tty), "--config", str(node)],
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(list((flash / "lib").rglob("*.mpy"))) < 10:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)  # the laptop's cable pulled, half the modules new
+        proc.wait()
     assert (flash / "maintenance").exists() and not (flash / "config.json").exists()
     board.stop()  # power-cycle the board
     board.start()

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +28,21 @@ from gateway.monitor import Damaged, Frame, Line, StreamSplitter
 from gateway.virtual_board import VirtualBoard
 from payload_codec import hostlink
 from tests.gateway.fieldkit import register, report_phy, sample
+from tests.processes import first_line, running
 from tests.workshop.deployed import AKKER, Deployed, akker, booted_copy
 
 STAMP = re.compile(r"^\d\d:\d\d:\d\d  ")
 
 
-def start_monitor(port: Path, *extra: str) -> subprocess.Popen[str]:
-    """akker monitor in the background, returned once it has the port open."""
-    proc = subprocess.Popen([AKKER, "monitor", "--port", str(port), *extra], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
-    assert proc.stdout is not None
-    first = proc.stdout.readline()
-    assert first.startswith(f"monitoring {port} since "), first + proc.stderr.read() if proc.stderr else ""
-    return proc
+@contextmanager
+def monitor(port: Path, *extra: str, ignore: tuple[int, ...] = ()) -> Iterator[subprocess.Popen[str]]:
+    """akker monitor in the background, given once it has the port open; killed at the end if still running."""
+    with running([AKKER, "monitor", "--port", str(port), *extra], ignore=ignore, stdout=subprocess.PIPE,
+                 stderr=subprocess.PIPE, text=True) as proc:  # fmt: skip
+        assert proc.stdout is not None and proc.stderr is not None
+        first = first_line(proc.stdout, 30)
+        assert first.startswith(f"monitoring {port} since "), first + (proc.stderr.read() if not first else "")
+        yield proc
 
 
 def finish(proc: subprocess.Popen[str]) -> tuple[int, list[str], str]:
@@ -66,9 +69,9 @@ def type_on(port: Path, data: bytes) -> None:
 
 
 def test_a_node_log_after_a_soft_reset_each_line_with_its_time(node: VirtualBoard) -> None:
-    proc = start_monitor(node.tty, "--seconds", "4")
-    type_on(node.tty, b"\x04")  # Ctrl-D at the REPL: a soft reset, boot.py and main.py run again
-    code, out, err = finish(proc)
+    with monitor(node.tty, "--seconds", "4") as proc:
+        type_on(node.tty, b"\x04")  # Ctrl-D at the REPL: a soft reset, boot.py and main.py run again
+        code, out, err = finish(proc)
     assert code == 0 and err == "", err
     body = out[:-1]
     assert body and all(STAMP.match(line) for line in body), out
@@ -79,11 +82,23 @@ def test_a_node_log_after_a_soft_reset_each_line_with_its_time(node: VirtualBoar
     assert re.fullmatch(r"monitor: 4 s, \d+ lines, 0 frames", out[-1]), out[-1]
 
 
-def test_ctrl_c_ends_the_monitor_cleanly(node: VirtualBoard) -> None:
-    proc = start_monitor(node.tty)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    code, out, err = finish(proc)
+@pytest.mark.parametrize(
+    ("sig", "ignore"),
+    [
+        (signal.SIGINT, ()),
+        # Started from a script's `akker monitor ... &`, which ignores SIGINT: Ctrl-C must still end it.
+        (signal.SIGINT, (signal.SIGINT,)),
+        (signal.SIGTERM, ()),  # kill, systemd
+    ],
+    ids=["ctrl-c", "ctrl-c-started-with-sigint-ignored", "sigterm"],
+)
+def test_ctrl_c_or_sigterm_ends_the_monitor_cleanly(
+    node: VirtualBoard, sig: signal.Signals, ignore: tuple[int, ...]
+) -> None:
+    with monitor(node.tty, ignore=ignore) as proc:
+        time.sleep(0.5)
+        proc.send_signal(sig)
+        code, out, err = finish(proc)
     assert code == 0 and err == "", err
     assert out[-1].startswith("monitor: ")
 
@@ -125,21 +140,21 @@ def test_gateway_frames_decoded_with_the_node_name_through_noise_and_a_replug(
 ) -> None:
     db = tmp_path / "farm.db"
     register(db)
-    proc = start_monitor(gateway.tty, "--db", str(db), "--seconds", "5")
     first = [sample(traps=[3, 1], moisture=31.2)]
-    gateway.inject({**AIR, "phy": report_phy("north-1", 7, first), "rssi_dbm": -118, "snr_db": -7.25})
-    time.sleep(0.3)
-    gateway.write_garbage(bytes(random.Random(3).randrange(256) for _ in range(300)))
-    gateway.write_garbage(b"\x00\x05\x01\x02\x03\x04\x00")  # looks like a frame, is not one
-    gateway.inject({**AIR, "phy": report_phy("south-2", 70001)})  # its 16-bit FCnt: 4465
-    gateway.inject({**AIR, "phy": report_phy("north-1", 8), "crc_error": True})
-    time.sleep(0.3)
-    gateway.unplug()
-    time.sleep(0.3)
-    gateway.replug()
-    time.sleep(1.0)  # the monitor finds the port again
-    gateway.inject({**AIR, "phy": report_phy("north-1", 9)})
-    code, out, err = finish(proc)
+    with monitor(gateway.tty, "--db", str(db), "--seconds", "5") as proc:
+        gateway.inject({**AIR, "phy": report_phy("north-1", 7, first), "rssi_dbm": -118, "snr_db": -7.25})
+        time.sleep(0.3)
+        gateway.write_garbage(bytes(random.Random(3).randrange(256) for _ in range(300)))
+        gateway.write_garbage(b"\x00\x05\x01\x02\x03\x04\x00")  # looks like a frame, is not one
+        gateway.inject({**AIR, "phy": report_phy("south-2", 70001)})  # its 16-bit FCnt: 4465
+        gateway.inject({**AIR, "phy": report_phy("north-1", 8), "crc_error": True})
+        time.sleep(0.3)
+        gateway.unplug()
+        time.sleep(0.3)
+        gateway.replug()
+        time.sleep(1.0)  # the monitor finds the port again
+        gateway.inject({**AIR, "phy": report_phy("north-1", 9)})
+        code, out, err = finish(proc)
     assert code == 0 and err == "", err
     assert all(STAMP.match(line) for line in out[:-1]), out
     rx = rx_lines(out)
@@ -159,10 +174,10 @@ def test_gateway_frames_decoded_with_the_node_name_through_noise_and_a_replug(
 
 
 def test_gateway_frames_without_a_database_show_the_header_only(gateway: VirtualBoard) -> None:
-    proc = start_monitor(gateway.tty, "--seconds", "2")
-    gateway.inject({**AIR, "phy": report_phy("north-1", 1)})
-    gateway.inject({**AIR, "phy": b"\x00" + bytes(22)})  # a join request: not a data frame
-    code, out, err = finish(proc)
+    with monitor(gateway.tty, "--seconds", "2") as proc:
+        gateway.inject({**AIR, "phy": report_phy("north-1", 1)})
+        gateway.inject({**AIR, "phy": b"\x00" + bytes(22)})  # a join request: not a data frame
+        code, out, err = finish(proc)
     assert code == 0 and err == ""
     rx = rx_lines(out)
     assert rx[0].endswith("CRC ok | DevAddr 26011b01 FCnt 1 FPort 1"), rx
