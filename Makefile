@@ -1,11 +1,13 @@
-# `make test` works on a fresh clone: it builds .venv from the pinned requirements first.
+# `make test` and `make demo` work on a fresh clone: they check the system packages they need first
+# (.ci/system-deps: installed as root, otherwise the one command to run is printed and make stops),
+# then build .venv from the pinned requirements.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := tests/js/node_modules/.installed
 
-.PHONY: setup test lint bench clean flash deploy demo
+.PHONY: system-deps demo-system-deps setup test lint bench clean flash deploy demo
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,13 +21,22 @@ $(NODE_STAMP): tests/js/package.json tests/js/package-lock.json
 	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Quick and silent when everything is there. First among a goal's prerequisites: make (without -j) builds
+# them in order, so nothing is built before the check.
+system-deps:
+	@PYTHON='$(PYTHON)' .ci/system-deps test
+
+# The demo needs only Python's venv from the system (no Node.js, broker or browser).
+demo-system-deps:
+	@PYTHON='$(PYTHON)' .ci/system-deps demo
+
 setup: $(STAMP) $(NODE_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint $(NODE_STAMP)
+test: system-deps lint $(NODE_STAMP)
 	$(BIN)/pytest -n 2
 
 bench: $(STAMP) $(NODE_STAMP)
@@ -34,7 +45,7 @@ bench: $(STAMP) $(NODE_STAMP)
 # The main job on a laptop: a 20-node farm simulated for 7 days through the real firmware, gateway
 # firmware and bridge, then the dashboard on the result (Ctrl-C stops it). DEMO_HTTP to move the port.
 DEMO_HTTP ?= 127.0.0.1:8080
-demo: $(STAMP)
+demo: demo-system-deps $(STAMP)
 	rm -rf demo && mkdir -p demo
 	$(BIN)/akker sim --nodes 20 --days 7 --runtime micropython --seed 1 --db demo/farm.db --truth demo/truth.jsonl
 	$(BIN)/akker dashboard --db demo/farm.db --http $(DEMO_HTTP)
