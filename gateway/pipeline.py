@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 from gateway import derive, store, store_faults
-from gateway.frame import FrameQueue, UplinkFrame, iso_utc
+from gateway.frame import FrameQueue, UplinkFrame, add_reception, iso_utc
 from gateway.health import Health
 from gateway.log_limit import LogLimit
 from gateway.registry import Node, Registry
@@ -139,6 +139,7 @@ class Pipeline:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+        self._rejections.close()  # pending summaries come out before the bridge's last line
         self.flush_counts()
         if self._writer is not None:
             self._writer.db.close()
@@ -333,8 +334,7 @@ class Pipeline:
         if (frame.received_at - first).total_seconds() > self.dedup_window_s:
             return self._reject("replay", frame, "the same frame again, after the deduplication window")
         receptions = json.loads(rx)
-        if all(r.get("gateway") != frame.rx.gateway for r in receptions):
-            receptions.append(frame.rx.as_json())
+        if add_reception(receptions, frame.rx):  # one per gateway EUI, at most MAX_RECEPTIONS
             w.set_rx(record_id, receptions)
         return "duplicate"
 

@@ -65,7 +65,7 @@ def classify(err: BaseException, db_path: Path) -> StoreFault:
 def recovery_advice(db_path: Path) -> str:
     recovered = db_path.with_name(db_path.stem + "-recovered" + db_path.suffix)
     return (
-        f"keep {db_path} as it is; recover what it holds with"
-        f" `sqlite3 {db_path} .recover | sqlite3 {recovered}` (Debian: apt-get install sqlite3)"
-        f" and run the bridge on {recovered}, or start on a new --db and register the nodes again"
+        f"keep {db_path} as it is; copy what it still holds (nodes, keys, records, outbox) into a new store with"
+        f" `akker gateway recover --db {db_path} --into {recovered}` and run the bridge on that,"
+        " or start on a new --db and register the nodes again"
     )

@@ -25,12 +25,44 @@ def add_gateway_args(p: argparse.ArgumentParser) -> None:
     status = sub.add_parser("status", help="counters, rejections by reason, delivery and backlog per sink")
     status.add_argument("--db", required=True, type=Path, help="the bridge's SQLite database")
     status.add_argument("--json", action="store_true", help="print one JSON object")
+    recover = sub.add_parser("recover", help="copy what a damaged store still holds into a new one")
+    recover.add_argument("--db", required=True, type=Path, help="the damaged store (only read)")
+    recover.add_argument("--into", required=True, type=Path, help="the new store to create")
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
     if args.action == "run":
         return _run(args)
+    if args.action == "recover":
+        return _recover(args)
     return _status(args)
+
+
+def _recover(args: argparse.Namespace) -> int:
+    from gateway.store_recover import recover
+
+    if not args.db.is_file():
+        raise CliError(f"{args.db} does not exist: give the --db the bridge refused")
+    os.umask(0o077)  # the new store holds the nodes' keys
+    try:
+        result = recover(args.db, args.into)
+    except FileExistsError:
+        raise CliError(f"{args.into} already exists: give --into a new file name") from None
+    except sqlite3.DatabaseError as err:
+        raise CliError(f"{args.db}: nothing can be read ({err}): start on a new --db") from None
+    c = result.copied
+    print(
+        f"recovered {args.db} into {args.into}: {c.get('nodes', 0)} nodes, {c.get('records', 0)} records,"
+        f" {c.get('outbox', 0)} outbox rows, {c.get('counters', 0)} counters"
+    )
+    lost = result.lost_ranges
+    if lost.get("records") or lost.get("nodes"):
+        ranges = f"{lost.get('records', 0)} record ranges, {lost.get('nodes', 0)} node ranges"
+        print(f"lost: what sat in damaged pages ({ranges})")
+    if lost.get("outbox"):
+        print("the outbox was partly unreadable: the records there go to their sinks again (at least once)")
+    print(f"next: akker gateway run --db {args.into} ... (the same settings as before)")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -51,12 +51,19 @@ class Mosquitto:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"mosquitto exited: {self.log.read_text()[-500:]}") from None
                 time.sleep(0.05)
+        self.proc.kill()  # never left running behind a failed start
+        self.proc.wait()
+        self.proc = None
         raise RuntimeError("mosquitto did not open its port within 10 s")
 
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()
-            self.proc.wait(10)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
             self.proc = None
 
 

@@ -311,5 +311,10 @@ def test_the_bridge_serves_the_dashboard_and_publishes_alerts(tmp_path: Path, br
         gw.close()
         sub.close()
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
         log.close()
+    assert code == 0

@@ -37,16 +37,20 @@ def bridge(tmp_path: Path, board: VirtualBoard, broker: Mosquitto) -> Iterator[s
         [AKKER, "gateway", "run", "--db", str(db), "--serial", str(board.tty), "--mqtt", broker.url,
          "--gateway-id", "barn"], stdout=log, stderr=log,
     )  # fmt: skip
-    deadline = time.monotonic() + 20
-    while "running" not in (tmp_path / "bridge.log").read_text():
-        assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "bridge.log").read_text()
-        time.sleep(0.05)
     try:
+        deadline = time.monotonic() + 20
+        while "running" not in (tmp_path / "bridge.log").read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "bridge.log").read_text()
+            time.sleep(0.05)
         yield proc
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # a test that failed must not leave a bridge running
+                proc.wait()
         log.close()
 
 

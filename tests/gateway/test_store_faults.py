@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -30,6 +32,7 @@ from gateway.health import Health
 from gateway.health import read as read_health
 from gateway.pipeline import Pipeline
 from gateway.sinks.jsonl import JsonlSink
+from gateway.store_recover import recover
 from tests.gateway.fieldkit import frame, later, register, report_phy
 from tests.gateway.test_bridge_run import Forwarder, push_data, udp_free_port
 
@@ -198,4 +201,37 @@ def test_a_damaged_store_refuses_to_start_and_acknowledges_nothing(tmp_path: Pat
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith("akker: ") and "damaged" in lines[0], lines
-    assert f"keep {db}" in lines[0] and ".recover" in lines[0] and "new --db" in lines[0], lines
+    assert f"keep {db}" in lines[0] and "akker gateway recover" in lines[0] and "new --db" in lines[0], lines
+
+
+def test_the_recovery_the_refusal_advises_gives_a_store_the_bridge_runs_on(tmp_path: Path) -> None:
+    db = damaged_store(tmp_path, range(20, 50))
+    refusal = subprocess.run([AKKER, "gateway", "run", "--db", str(db), "--udp", "127.0.0.1:0"],
+                             capture_output=True, text=True, timeout=30)  # fmt: skip
+    advised = re.search(r"`(akker gateway recover [^`]+)`", refusal.stderr)
+    assert advised, refusal.stderr
+    recovered = tmp_path / "farm-recovered.db"
+    out = subprocess.run([AKKER, *advised.group(1).split()[1:]], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "2 nodes" in out.stdout and "lost:" in out.stdout, out.stdout
+    assert stat.S_IMODE(recovered.stat().st_mode) == 0o600  # it holds the nodes' keys
+    assert store.check_integrity(recovered)
+    db2 = sqlite3.connect(recovered)
+    assert {n for (n,) in db2.execute("SELECT name FROM nodes")} == {"north-1", "south-2"}
+    kept = store.record_count(db2)
+    assert 0 < kept < 600  # what the damaged pages held is gone; the rest is back
+    status = subprocess.run([AKKER, "gateway", "status", "--db", str(recovered)],
+                            capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert status.returncode == 0 and f"records stored   {kept}" in status.stdout, status.stdout + status.stderr
+    again = subprocess.run([AKKER, *advised.group(1).split()[1:]], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_recovering_an_undamaged_store_copies_all_of_it(tmp_path: Path) -> None:
+    db = damaged_store(tmp_path, range(0))
+    result = recover(db, tmp_path / "copy.db")
+    assert result.lost_ranges == {}
+    assert result.copied == {"nodes": 2, "records": 600, "counters": 2, "trap_counts": 0, "outbox": 600}
+    old, new = sqlite3.connect(db), sqlite3.connect(tmp_path / "copy.db")
+    for table in ("nodes", "records", "outbox", "counters"):
+        assert old.execute(f"SELECT * FROM {table}").fetchall() == new.execute(f"SELECT * FROM {table}").fetchall()
