@@ -112,9 +112,14 @@ class Bridge:
             rules = alerts.load(cfg.alerts) if cfg.alerts else alerts.default_config()
         http = cfg.http_address()
         if http:
+            from gateway.dashboard import auth
             from gateway.dashboard.server import DashboardServer
 
-            services.append(DashboardServer(cfg.db, http[0], http[1], alerts_config=rules))
+            password = auth.load_password_file(cfg.http_password_file) if cfg.http_password_file else None
+            warning = auth.check_exposure(http[0], cfg.http_password_file, cfg.http_no_auth)
+            if warning:
+                log.warning("dashboard_without_password %s", warning)
+            services.append(DashboardServer(cfg.db, http[0], http[1], alerts_config=rules, password=password))
         mqtt = next((s for s in sinks if s.name == "mqtt"), None)
         if mqtt is not None and rules is not None:
             from gateway.alerts_mqtt import AlertPublisher

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gateway.dashboard.auth import AccessError, check_exposure, parse_http
 from gateway.secrets_io import SecretError, mask_url, read_password_file, too_open, url_has_password
 
 if sys.version_info >= (3, 11):
@@ -50,7 +51,9 @@ FIELDS: tuple[Field, ...] = (
     Field("jsonl", Path, None, "append every record as one JSON line to this file"),
     Field("webhook", str, None, "POST every record's JSON to this http:// or https:// URL"),
     Field("gateway_id", str, None, "this bridge's id in MQTT topics and receptions (default: the host name)"),
-    Field("http", str, None, "serve the dashboard on HOST:PORT, e.g. 127.0.0.1:8080 (read-only on the store)"),
+    Field("http", str, None, "serve the dashboard on [HOST:]PORT; a port alone is 127.0.0.1 (read-only on the store)"),
+    Field("http_password_file", Path, None, "the dashboard asks for this password (`akker dashboard passwd FILE`)"),
+    Field("http_no_auth", bool, False, "serve the dashboard beyond this computer without a password (a warning)"),
     Field("alerts", Path, None, "alert rules per field (TOML, docs/dashboard.md) for the dashboard and MQTT"),
     Field("alerts_every_s", int, 60, "evaluate the alerts this often and publish changes on MQTT"),
     Field("dedup_window_ms", int, 2000, "receptions of one frame within this many ms merge into one record"),
@@ -84,6 +87,8 @@ class BridgeConfig:
     webhook: str | None = None
     gateway_id: str = ""
     http: str | None = None
+    http_password_file: Path | None = None
+    http_no_auth: bool = False
     alerts: Path | None = None
     alerts_every_s: int = 60
     dedup_window_ms: int = 2000
@@ -114,7 +119,13 @@ class BridgeConfig:
         return _address("udp", self.udp, "0.0.0.0:1700")
 
     def http_address(self) -> tuple[str, int] | None:
-        return _address("http", self.http, "127.0.0.1:8080")
+        """The dashboard's address: the same parser as `akker dashboard --http`, so a bare port is 127.0.0.1."""
+        if self.http is None:
+            return None
+        try:
+            return parse_http(self.http)
+        except AccessError as err:
+            raise ConfigError(f"http = {err}") from None
 
 
 def _address(name: str, value: str | None, example: str) -> tuple[str, int] | None:
@@ -186,7 +197,12 @@ def resolve(args: argparse.Namespace) -> BridgeConfig:
     if not all(c.isalnum() or c in "-_." for c in cfg.gateway_id):
         raise ConfigError(f"gateway_id {cfg.gateway_id!r}: use letters, digits, '-', '_' or '.' (an MQTT topic level)")
     cfg.udp_address()
-    cfg.http_address()
+    http = cfg.http_address()
+    if http is not None:
+        try:  # beyond this computer: a password file or an explicit http_no_auth (bridge.py logs its warning)
+            check_exposure(http[0], cfg.http_password_file, cfg.http_no_auth)
+        except AccessError as err:
+            raise ConfigError(str(err)) from None
     if cfg.alerts_every_s < 1:
         raise ConfigError("alerts_every_s must be at least 1")
     if cfg.mqtt_secret() and not _has_user(cfg.mqtt):

@@ -34,6 +34,7 @@ from gateway.registry import NODE_NAME_RULE, valid_node_name
 
 from . import api, queries
 from .alerts import AlertConfig, default_config
+from .auth import REALM, BasicAuth, PasswordHash
 
 log = logging.getLogger("akker.dashboard")
 
@@ -212,16 +213,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.timeout = self.server.limits.idle_s  # the socket's timeout: no byte for this long ends the request
         super().setup()
 
-    def do_GET(self) -> None:
-        self._respond(self.server.app_handle("GET", self.path))
+    def _any(self) -> None:
+        self._respond(self.server.app_handle(self.command, self.path, self.headers.get("Authorization")))
 
-    def do_HEAD(self) -> None:
-        self._respond(self.server.app_handle("HEAD", self.path))
-
-    def _other(self) -> None:
-        self._respond(self.server.app_handle(self.command, self.path))
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _other
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _any
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed requests too get a small JSON error (the standard one is an HTML page)."""
@@ -265,10 +260,18 @@ class _Server(HTTPServer):
 
     request_queue_size = BACKLOG
 
-    def __init__(self, address: tuple[str, int], app: App, family: socket.AddressFamily, limits: Limits) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: App,
+        family: socket.AddressFamily,
+        limits: Limits,
+        auth: BasicAuth | None,
+    ) -> None:
         self.address_family = family
         self.app = app
         self.limits = limits
+        self.auth = auth
         self._slots = threading.BoundedSemaphore(limits.max_connections)
         self._lock = threading.Lock()
         self._open: dict[socket.socket, _Connection] = {}
@@ -342,7 +345,9 @@ class _Server(HTTPServer):
                 exc_info=log.isEnabledFor(logging.DEBUG),
             )
 
-    def app_handle(self, method: str, target: str) -> Response:
+    def app_handle(self, method: str, target: str, authorization: str | None = None) -> Response:
+        if self.auth is not None and not self.auth.allows(authorization):
+            return error(401, "this dashboard needs its password: log in (any user name)", {"WWW-Authenticate": REALM})
         try:
             return self.app.handle(method, target)
         except Exception:
@@ -354,6 +359,7 @@ class DashboardServer:
     """The dashboard on host:port (port 0: any free port; url says which), until stop().
 
     Nothing happens in the constructor; start() binds the socket and serves in a thread.
+    With password (auth.load_password_file), every request must carry it (HTTP Basic).
     """
 
     def __init__(
@@ -364,11 +370,13 @@ class DashboardServer:
         alerts_config: AlertConfig | None = None,
         now: Callable[[], datetime] = utc_now,
         limits: Limits | None = None,
+        password: PasswordHash | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self.host = host
         self.port = port
         self.limits = limits or Limits()
+        self.auth = BasicAuth(password) if password is not None else None  # every request needs it
         self.app = App(self.db_path, alerts_config or default_config(), now)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -383,7 +391,7 @@ class DashboardServer:
 
     def start(self) -> None:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        self._server = _Server((self.host, self.port), self.app, family, self.limits)
+        self._server = _Server((self.host, self.port), self.app, family, self.limits, self.auth)
         self._bound_port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(_POLL_S,), name="akker-dashboard", daemon=True

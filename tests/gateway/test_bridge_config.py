@@ -57,3 +57,36 @@ def test_mistakes_are_named(tmp_path: Path, toml: str, flags: tuple[str, ...], m
     conf.write_text(toml)
     with pytest.raises(ConfigError, match=re.escape(message)):
         parse("--config", str(conf), *flags)
+
+
+@pytest.mark.parametrize("http", [":8080", "8080", "127.0.0.1:8080"])
+def test_a_bare_http_port_is_this_computer_only(http: str) -> None:
+    assert parse("--db", "a.db", "--udp", ":1700", "--http", http).http_address() == ("127.0.0.1", 8080)
+
+
+@pytest.mark.parametrize(
+    ("toml", "flags", "message"),
+    [
+        ('http = "0.0.0.0:8080"', (), "--http-password-file FILE (make it with `akker dashboard passwd FILE`)"),
+        ('http = "[::]:8080"', (), "--http-no-auth"),
+        ('http = "0.0.0.0:8080"\nhttp_no_auth = true', ("--http-password-file", "p"), "not both"),
+        ('http = "0.0.0.0:8080"\nhttp_no_auth = "yes"', (), "http_no_auth must be true or false"),
+        ('http = "localhost"', (), "use HOST:PORT"),
+    ],
+)
+def test_the_dashboard_beyond_this_computer_needs_a_password_or_an_explicit_no(
+    tmp_path: Path, toml: str, flags: tuple[str, ...], message: str
+) -> None:
+    conf = tmp_path / "g.toml"
+    conf.write_text(f'db = "a.db"\nudp = ":1700"\n{toml}\n')
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse("--config", str(conf), *flags)
+
+
+def test_the_dashboard_beyond_this_computer_with_a_password_file_or_no_auth(tmp_path: Path) -> None:
+    conf = tmp_path / "g.toml"
+    conf.write_text('db = "a.db"\nudp = ":1700"\nhttp = "0.0.0.0:8080"\nhttp_password_file = "dash.passwd"\n')
+    cfg = parse("--config", str(conf))
+    assert cfg.http_address() == ("0.0.0.0", 8080) and cfg.http_password_file == Path("dash.passwd")
+    cfg = parse("--db", "a.db", "--udp", ":1700", "--http", "0.0.0.0:8080", "--http-no-auth")
+    assert cfg.http_no_auth is True and cfg.http_password_file is None
