@@ -25,7 +25,9 @@ DEFAULT_HTTP = "127.0.0.1:8080"
 
 def add_dashboard_args(p: argparse.ArgumentParser) -> None:
     # --db is checked by cmd_dashboard, not argparse: `akker dashboard passwd FILE` has no database.
-    p.add_argument("--db", type=Path, help="the bridge's SQLite database (opened read-only); required to serve")
+    p.add_argument(
+        "--db", type=Path, metavar="PATH", help="the bridge's SQLite database (opened read-only); required to serve"
+    )
     where = f"where to serve (default {DEFAULT_HTTP}; a port alone is 127.0.0.1; 0.0.0.0:8080 for the network)"
     p.add_argument("--http", default=DEFAULT_HTTP, metavar="[HOST:]PORT", help=where)
     p.add_argument(
@@ -44,7 +46,7 @@ def add_dashboard_args(p: argparse.ArgumentParser) -> None:
     )
     when = "show the farm as at TIME (ISO 8601), or 'latest': the newest record's time (a simulated farm)"
     p.add_argument("--now", metavar="TIME", help=when)
-    actions = p.add_subparsers(dest="action", metavar="passwd FILE", required=False)
+    actions = p.add_subparsers(title="actions", dest="action", metavar="[passwd FILE]", required=False)
     what = "write a password file for --http-password-file (asks twice; reads standard input when not a terminal)"
     pw = actions.add_parser("passwd", help=what, description=what)
     pw.add_argument("file", type=Path, metavar="FILE", help="the file to write (mode 0600; replaced if it exists)")
