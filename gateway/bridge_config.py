@@ -194,7 +194,7 @@ def resolve(args: argparse.Namespace) -> BridgeConfig:
         raise ConfigError(f"log_format {cfg.log_format!r}: use text or json")
     if not 0 <= cfg.dedup_window_ms <= 60000:
         raise ConfigError("dedup_window_ms must be 0..60000")
-    if not all(c.isalnum() or c in "-_." for c in cfg.gateway_id):
+    if not cfg.gateway_id.isascii() or not all(c.isalnum() or c in "-_." for c in cfg.gateway_id):
         raise ConfigError(f"gateway_id {cfg.gateway_id!r}: use letters, digits, '-', '_' or '.' (an MQTT topic level)")
     cfg.udp_address()
     http = cfg.http_address()

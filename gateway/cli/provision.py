@@ -19,7 +19,7 @@ from gateway.provision import (
     node_config,
     parse_range,
 )
-from gateway.registry import Registry, RegistryError, open_db
+from gateway.registry import NODE_NAME_RULE, Registry, RegistryError, open_db, valid_node_name
 
 from .errors import CliError
 
@@ -56,6 +56,8 @@ def _channels(text: str) -> tuple[int, ...]:
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
+    if not valid_node_name(args.name):  # before the name becomes a folder: `../x` must not escape nodes/
+        raise CliError(f"node name {args.name!r}: use {NODE_NAME_RULE}, e.g. north-1")
     out: Path = args.out or Path("nodes") / args.name
     target = out / "config.json"
     if target.exists():

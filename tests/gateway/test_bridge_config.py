@@ -49,6 +49,7 @@ def test_flags_win_over_the_file(tmp_path: Path) -> None:
         ('db = "a.db"\nudp = ":1700"\nbaudrate = "fast"', (), "baudrate must be a whole number"),
         ('db = "a.db"\nudp = ":1700"\nlog_level = "loud"', (), "log_level"),
         ('db = "a.db"\nudp = ":1700"\ngateway_id = "barn/2"', (), "gateway_id"),
+        ('db = "a.db"\nudp = ":1700"\ngateway_id = "schüür"', (), "gateway_id"),
         ("db = ", (), "not valid TOML"),
     ],
 )

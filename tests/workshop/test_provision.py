@@ -91,6 +91,15 @@ def test_mistakes_are_one_line_that_says_what_to_do(tmp_path: Path, args: list[s
         assert Registry(open_db(tmp_path / "farm.db")).by_name("x") is None  # nothing half-done
 
 
+@pytest.mark.parametrize("name", ["../escaped", "nörth²", ""])
+def test_a_name_no_node_may_have_leaves_nothing_behind(tmp_path: Path, name: str) -> None:
+    # Seen: the folder nodes/<name> was made before the registry refused the name; `../x` escaped nodes/.
+    before = set(tmp_path.rglob("*"))
+    out = provision(tmp_path, name, "--board", "sim")
+    assert out.returncode == 2 and "ASCII letters" in out.stderr, out.stderr
+    assert set(tmp_path.rglob("*")) == before
+
+
 def test_a_name_or_a_config_already_there_is_never_overwritten(tmp_path: Path) -> None:
     assert provision(tmp_path, "a", "--board", "sim").returncode == 0
     keys = (tmp_path / "nodes" / "a" / "config.json").read_text()
