@@ -25,11 +25,11 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.registry import Registry, open_db
+from gateway.bridge.registry import Registry, open_db
+from gateway.sim.broker import Mosquitto
+from gateway.sim.forwarder import push_data, udp_free_port
 from payload_codec import encode_uplink
 from payload_codec.lorawan import build_uplink
-from tests.gateway.broker import Mosquitto
-from tests.gateway.test_bridge_run import push_data, udp_free_port
 
 TARGET_FPS = 1000
 TARGET_P99_MS = 50.0

@@ -13,8 +13,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from gateway import micropython
-from tests.firmware.sim_node import node_config
+from gateway.sim import micropython
+from gateway.sim.nodes import node_config
+from gateway.workshop import mpy_build
 
 TARGET_KB = 40  # the issue's target on the 64-bit desktop build
 CAP_KB = 64  # the issue's cap for a full cycle
@@ -36,7 +37,7 @@ def _completes(build: Path, root: Path, heap_kb: int) -> bool:
 def smallest_heap_kb() -> int:
     """Bisect the heap size (KB) between 8 and SEARCH_KB; SEARCH_KB + 1 if even that fails."""
     with tempfile.TemporaryDirectory(prefix="akker-bench-fw-") as tmp:
-        build = micropython.build(Path(tmp) / "build")
+        build = mpy_build.build(Path(tmp) / "build")
         root = Path(tmp) / "flash"
         root.mkdir()
         (root / "config.json").write_text(json.dumps(node_config()))

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.messages import Message
-from tests.micropython import runner
+from gateway.sim.micropython import run
+from gateway.workshop import mpy_build
 
 
 @contextlib.contextmanager
@@ -23,12 +24,12 @@ def build(*scripts: str) -> Iterator[Path]:
     """A temporary MICROPYPATH holding the shared packages and the given bench scripts as .mpy files."""
     here = Path(__file__).parent
     with tempfile.TemporaryDirectory(prefix="akker-bench-") as tmp:
-        yield runner.build(Path(tmp), extra=tuple(here / s for s in scripts or ("mpy_alloc.py",)))
+        yield mpy_build.build(Path(tmp), extra=tuple(here / s for s in scripts or ("mpy_alloc.py",)))
 
 
 def run_json(root: Path, module: str, stdin: str = "", heapsize: str = "32k") -> Any:
     """Run a bench script under MicroPython; return the JSON it prints."""
-    result = runner.run(root, ["-m", module], stdin, heapsize, timeout=120)
+    result = run(root, ["-m", module], stdin, heapsize, timeout=120)
     if result.returncode:
         raise RuntimeError(f"micropython exited {result.returncode}: {result.stderr.strip()[-2000:]}")
     return json.loads(result.stdout)

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gateway.registry import Registry, open_db
+from gateway.bridge.registry import Registry, open_db
 from payload_codec import encode_uplink
 from payload_codec.lorawan import build_uplink
 

@@ -1,6 +1,6 @@
 """The firmware's entry point: config, state, one cycle, deep sleep. Never a crash loop.
 
-Role "gateway" runs firmware/gateway.py's receive loop instead of the cycle.
+Role "gateway" runs firmware/gateway_board.py's receive loop instead of the cycle.
 
 main.py on the board calls main(board) with the board built by firmware/board.py;
 the desktop simulator calls it with firmware/sim/board.py's SimBoard.
@@ -60,7 +60,7 @@ def main(board, root=None):
     if board.maintenance():
         return _stop(board, log, "maintenance: staying awake at the REPL", 1)
     if cfg["role"] == "gateway":
-        from .gateway import run
+        from .gateway_board import run
 
         gc.collect()
         run(board, cfg, log)

@@ -62,3 +62,11 @@ def no_process_left_running() -> Iterator[None]:
     assert not left, "processes left running by the tests (killed now): " + "; ".join(
         f"{pid} {cmd}" for pid, cmd in sorted(left.items())
     )
+
+
+@pytest.fixture(scope="session")
+def farm_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test farm's store (tests/farm/farm.py), built once per worker; nothing may change it."""
+    from tests.farm import farm
+
+    return farm.build(tmp_path_factory.mktemp("farm") / "bridge.db")

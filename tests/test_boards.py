@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gateway.micropython import tool
+from gateway.workshop.mpy_build import tool
 
 BOARDS_DIR = Path(__file__).resolve().parents[1] / "boards"
 BOARD_FILES = sorted(BOARDS_DIR.glob("*.json"))

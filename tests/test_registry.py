@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.registry import Registry, RegistryError, open_db, valid_node_name
+from gateway.bridge.registry import Registry, RegistryError, open_db, valid_node_name
 
 AKKER = str(Path(sys.executable).parent / "akker")
 NWK = "00112233445566778899aabbccddeeff"

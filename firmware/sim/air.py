@@ -15,7 +15,7 @@ match the modem's configuration; a line not heard is gone. A partial last line
 (no newline yet) waits for the next poll; a line that is not a packet is
 skipped and counted in errors. As with the driver, a packet whose crc_error is
 true is counted in the modem's crc_errors and returned only when the modem's
-rx_crc_error is True. gateway/virtual_board.py writes these lines (inject()).
+rx_crc_error is True. gateway/sim/virtual_board.py writes these lines (inject()).
 """
 
 import json

@@ -1,11 +1,11 @@
-"""Run the gateway firmware on the simulated board under MicroPython: what gateway/virtual_board.py starts.
+"""Run the gateway firmware on the simulated board under MicroPython: what gateway/sim/virtual_board.py starts.
 
     micropython -m firmware.sim.gateway_run ROOT
 
 ROOT is the virtual board's flash (config.json with role "gateway", the log)
 and holds air.jsonl, the simulated air (format: firmware/sim/modem.py). The
 host link is this process's stdin and stdout, binary, as the USB serial on a
-board: run it behind a raw pty (gateway/virtual_board.py does). Log lines
+board: run it behind a raw pty (gateway/sim/virtual_board.py does). Log lines
 outside the receive loop go to stderr. The gateway runs on real time, not the
 node simulator's virtual time: a host talks to it while it runs.
 """

@@ -1,57 +1,25 @@
-"""`akker calibrate`: a soil probe's raw reading in dry air or in water, written into the board's config.json.
-
-The board reads (firmware/selftest.py's soil_readings(): K averaged raw ADC
-counts of soil input N, as the probe's driver takes them); this module checks
-the readings and the config, writes the new config beside the old one,
-verifies it by sha256 and only then renames it over /config.json, so a cable
-pulled half-way leaves the old config, never a broken one.
-"""
+"""`akker calibrate`: a soil probe's dry or wet reading into the board's config (gateway/workshop/calibrate.py)."""
 
 from __future__ import annotations
 
 import argparse
-import copy
-import hashlib
-import json
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
-from firmware import config as firmware_config
-from gateway.deploy import remote_sha256
-from gateway.device import Device, DeviceError
+from gateway.workshop.calibrate import (
+    CONFIG,
+    DEFAULT_SAMPLES,
+    MAX_SAMPLES,
+    MAX_SPREAD,
+    CalibrationError,
+    calibrate,
+    fitted,
+    save_local,
+    write_config,
+)
+from gateway.workshop.check import run_selftest
+from gateway.workshop.device import Device, DeviceError
 
-from .check import run_selftest
 from .errors import CliError
-
-CONFIG = "/config.json"
-_TMP = "/config.json.new"
-DEFAULT_SAMPLES = 16
-MAX_SAMPLES = 256
-# Readings of one probe held still spread over a few hundred counts (ESP32 ADC noise, read_u16 scale).
-# Beyond this the probe moves, is still settling or has a loose contact: about 3 % moisture on a
-# typical probe's 31000 counts between dry and wet. Dry and wet closer than this cannot be told apart.
-MAX_SPREAD = 1000
-
-
-class CalibrationError(ValueError):
-    """The calibration is refused; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class Calibration:
-    probe: int
-    point: str  # "dry" or "wet"
-    old: int
-    new: int
-    other: int  # the other point's value, unchanged
-    low: int
-    high: int
-    config: bytes  # the whole new config.json
-
-    @property
-    def spread(self) -> int:
-        return self.high - self.low
 
 
 def add_calibrate_args(p: argparse.ArgumentParser) -> None:
@@ -65,69 +33,6 @@ def add_calibrate_args(p: argparse.ArgumentParser) -> None:
         "--config", type=Path, metavar="FILE", help="also write the new config here (the node's local config.json), "
         "so that the next deploy keeps the calibration"
     )  # fmt: skip
-
-
-def probes(raw: bytes) -> list[dict[str, int]]:
-    """The soil probes of a config.json as the board holds it; CalibrationError when it is not valid."""
-    try:
-        cfg = firmware_config.validate(json.loads(raw))
-    except ValueError as err:  # invalid JSON, or ConfigError with its own message
-        text = str(err) if isinstance(err, firmware_config.ConfigError) else f"not valid JSON ({err})"
-        raise CalibrationError(
-            f"the board's {CONFIG} is invalid ({text}): deploy a valid one (akker deploy), then calibrate"
-        ) from None
-    return list(cfg["sensors"]["soil_moisture"])
-
-
-def fitted(raw: bytes, probe: int) -> None:
-    """CalibrationError unless the config lists soil probe `probe`."""
-    n = len(probes(raw))
-    if not 0 <= probe < n:
-        listed = f"probes 0..{n - 1}" if n > 1 else ("probe 0" if n else "no soil probe")
-        raise CalibrationError(f"probe {probe} is not fitted: the board's config lists {listed}")
-
-
-def calibrate(raw: bytes, probe: int, point: str, readings: list[int]) -> Calibration:
-    """The new config.json with the mean of readings as probe's dry or wet value; CalibrationError if refused."""
-    fitted(raw, probe)
-    if not readings:
-        raise CalibrationError("no readings: take at least one (--samples)")
-    low, high = min(readings), max(readings)
-    mean = round(sum(readings) / len(readings))
-    if high - low > MAX_SPREAD:
-        raise CalibrationError(
-            f"readings too noisy: {low}..{high} spread over {high - low} counts, more than {MAX_SPREAD}: hold the "
-            f"probe still {'in dry air' if point == 'dry' else 'in water'}, let it settle a minute, and retry"
-        )
-    cfg = json.loads(raw)
-    entry = cfg["sensors"]["soil_moisture"][probe]
-    other_point = "wet" if point == "dry" else "dry"
-    other = int(entry[other_point])
-    if abs(mean - other) <= MAX_SPREAD:
-        where = "dry air (wipe and dry it)" if point == "dry" else "water"
-        raise CalibrationError(
-            f"the {point} reading {mean} would equal the {other_point} value {other} (within {MAX_SPREAD} counts): "
-            f"put the probe in {where} and retry"
-        )
-    new_cfg = copy.deepcopy(cfg)
-    new_cfg["sensors"]["soil_moisture"][probe][point] = mean
-    try:
-        firmware_config.validate(copy.deepcopy(new_cfg))
-    except firmware_config.ConfigError as err:
-        raise CalibrationError(f"the calibrated config would be invalid ({err}): nothing was written") from None
-    data = json.dumps(new_cfg, indent=1).encode() + b"\n"
-    return Calibration(probe, point, int(entry[point]), mean, other, low, high, data)
-
-
-def _write(dev: Device, data: bytes) -> None:
-    """Write config.json beside the old one, verify it, rename it over; verify again."""
-    sha = hashlib.sha256(data).hexdigest()
-    dev.transport.fs_writefile(_TMP, data, chunk_size=1024)
-    if remote_sha256(dev, _TMP) != sha:
-        raise CliError(f"the new config did not arrive intact on {dev.port}: check the cable and retry; unchanged")
-    dev.exec(f"import os\nos.rename({_TMP!r}, {CONFIG!r})")
-    if remote_sha256(dev, CONFIG) != sha:
-        raise CliError(f"{CONFIG} on {dev.port} does not read back as written: calibrate again")
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -150,7 +55,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 f"probe {args.probe} {args.point}: {len(readings)} readings {cal.low}..{cal.high} "
                 f"(spread {cal.spread} counts, limit {MAX_SPREAD}), mean {cal.new}"
             )
-            _write(dev, cal.config)
+            write_config(dev, cal.config)
     except CalibrationError as err:
         raise CliError(str(err)) from None
     except DeviceError as err:
@@ -164,7 +69,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if (cal.new < cal.other) if args.point == "dry" else (cal.new > cal.other):
         print("note: a capacitive probe reads higher dry than wet: if dry and wet were swapped, calibrate both again")
     if args.config is not None:
-        _save_local(args.config, cal.config)
+        try:
+            save_local(args.config, cal.config)
+        except CalibrationError as err:
+            raise CliError(str(err)) from None
         print(f"{args.config} written too: the next deploy keeps the calibration")
     else:
         print(
@@ -172,18 +80,3 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             "next time, or the next deploy puts the old values back"
         )
     return 0
-
-
-def _save_local(path: Path, data: bytes) -> None:
-    """Replace the local config as deploy reads it: a temporary file (0600, it holds keys), then a rename."""
-    tmp = path.with_name(path.name + ".new")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        tmp.replace(path)
-    except OSError as err:
-        raise CliError(
-            f"the board is calibrated, but {path} could not be written ({err.strerror}): copy the board's config "
-            f"with `mpremote fs cp :{CONFIG} {path}`"
-        ) from None

@@ -15,8 +15,10 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from gateway.dashboard import alerts, auth
+from gateway import listen
+from gateway.dashboard import auth
 from gateway.dashboard.server import DashboardServer, latest_record_clock, utc_now
+from gateway.farm import alerts
 
 from .errors import CliError
 
@@ -96,11 +98,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if args.db is None:
         raise CliError("give --db PATH, the bridge's database (or `akker dashboard passwd FILE` for a password file)")
     try:
-        host, port = auth.parse_http(args.http)
+        host, port = listen.parse_http(args.http)
     except auth.AccessError as err:
         raise CliError(f"--http {err}") from None
     try:
-        warning = auth.check_exposure(host, args.http_password_file, args.http_no_auth)
+        warning = listen.check_exposure(host, args.http_password_file, args.http_no_auth)
         password = auth.load_password_file(args.http_password_file) if args.http_password_file else None
     except auth.AccessError as err:
         raise CliError(str(err)) from None

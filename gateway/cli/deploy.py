@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 from firmware import config as firmware_config
-from gateway import lora_cache
-from gateway.deploy import LORA_PACKAGES, build_firmware, deploy, plan
-from gateway.device import Device, DeviceError, check_board
-from gateway.flash import cache_dir
-from gateway.provision import ProvisionError, board_file
+from gateway.workshop import lora_cache
+from gateway.workshop.deploy import LORA_PACKAGES, build_firmware, deploy, plan
+from gateway.workshop.device import Device, DeviceError, check_board
+from gateway.workshop.flash import cache_dir
+from gateway.workshop.provision import ProvisionError, board_file
 
 from .errors import CliError
 

@@ -7,7 +7,7 @@ import subprocess
 from collections import deque
 from pathlib import Path
 
-from gateway.flash import (
+from gateway.workshop.flash import (
     MICROPYTHON_VERSION,
     FlashError,
     cache_dir,
@@ -18,7 +18,7 @@ from gateway.flash import (
     mpflash_download_command,
     uf2_instructions,
 )
-from gateway.provision import ProvisionError, board_file
+from gateway.workshop.provision import ProvisionError, board_file
 
 from .errors import CliError
 

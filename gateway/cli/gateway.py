@@ -8,12 +8,17 @@ import logging
 import os
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gateway import health, logs, store
-from gateway.bridge_config import ConfigError, add_arguments, resolve, warnings
-from gateway.registry import RegistryError
+from gateway import logs
+from gateway.bridge import health, store
+from gateway.bridge.config import BridgeConfig, ConfigError, add_arguments, resolve, warnings
+from gateway.bridge.registry import RegistryError
 
 from .errors import CliError
+
+if TYPE_CHECKING:
+    from gateway.bridge.wiring import Bridge, Service
 
 log = logging.getLogger("akker.bridge")
 
@@ -39,7 +44,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
 
 def _recover(args: argparse.Namespace) -> int:
-    from gateway.store_recover import recover
+    from gateway.bridge.store_recover import recover
 
     if not args.db.is_file():
         raise CliError(f"{args.db} does not exist: give the --db the bridge refused")
@@ -66,7 +71,7 @@ def _recover(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gateway.bridge import Bridge, BridgeFailed
+    from gateway.bridge.wiring import Bridge, BridgeFailed
 
     try:
         cfg = resolve(args)
@@ -78,6 +83,7 @@ def _run(args: argparse.Namespace) -> int:
         log.warning("%s", warning)
     try:
         bridge = Bridge.build(cfg)
+        bridge.services = _beside_the_bridge(cfg, bridge)
     except ValueError as err:  # a bad MQTT or webhook URL, an alert config that does not parse
         raise CliError(str(err)) from None
     try:
@@ -88,11 +94,36 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError(f"database {cfg.db}: {err}") from None
     except OSError as err:  # a UDP port in use, a serial port that cannot be opened at start
         if cfg.serial and cfg.serial in str(err):
-            from gateway.device import port_error
+            from gateway.workshop.device import port_error
 
             raise CliError(f"--serial: {port_error(cfg.serial, err)}") from None
         raise CliError(f"{err}: check --udp (an address of this machine, a port no other program holds)") from None
     return 0
+
+
+def _beside_the_bridge(cfg: BridgeConfig, bridge: Bridge) -> list[Service]:
+    """The dashboard and the alert publisher: they read the store; the bridge knows nothing of them."""
+    from gateway.farm import alerts
+
+    services: list[Service] = []
+    rules = alerts.load(cfg.alerts) if cfg.alerts else alerts.default_config()
+    http = cfg.http_address()
+    if http:
+        from gateway import listen
+        from gateway.dashboard import auth
+        from gateway.dashboard.server import DashboardServer
+
+        password = auth.load_password_file(cfg.http_password_file) if cfg.http_password_file else None
+        warning = listen.check_exposure(http[0], cfg.http_password_file, cfg.http_no_auth)
+        if warning:
+            log.warning("dashboard_without_password %s", warning)
+        services.append(DashboardServer(cfg.db, http[0], http[1], alerts_config=rules, password=password))
+    mqtt = bridge.sink("mqtt")
+    if mqtt is not None:
+        from gateway.farm.alerts_mqtt import AlertPublisher
+
+        services.append(AlertPublisher(cfg.db, rules, mqtt.publish_retained, cfg.alerts_every_s))  # type: ignore[attr-defined]
+    return services
 
 
 def status_report(db: sqlite3.Connection, db_path: Path | None = None) -> dict[str, object]:

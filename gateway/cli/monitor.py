@@ -26,10 +26,10 @@ from pathlib import Path
 
 import serial
 
-from gateway.device import BAUD, port_error
-from gateway.monitor import Damaged, Event, Line, StreamSplitter, describe_rx
-from gateway.registry import Registry, RegistryError, open_db
-from payload_codec import hostlink
+from gateway.bridge.registry import Registry, RegistryError, open_db
+from gateway.workshop.device import BAUD, port_error
+from gateway.workshop.monitor import Damaged, Event, Line, StreamSplitter, describe_rx
+from payload_codec import serial_link
 
 from .errors import CliError
 
@@ -91,12 +91,12 @@ class _Monitor:
                 _show(event.text)
             elif isinstance(event, Damaged):
                 _show(f"! damaged frame skipped ({event.why}): noise on the cable?")
-            elif event.ftype == hostlink.RX:
+            elif event.ftype == serial_link.RX:
                 try:
-                    _show(describe_rx(hostlink.decode_rx(event.body), self.registry))
-                except hostlink.LinkError as err:
+                    _show(describe_rx(serial_link.decode_rx(event.body), self.registry))
+                except serial_link.LinkError as err:
                     _show(f"! RX frame not understood: {err}")
-            elif event.ftype == hostlink.LOG:
+            elif event.ftype == serial_link.LOG:
                 _show(f"log: {event.body.decode('utf-8', 'replace')}")
             # PONG and ACK answer another program's commands: nothing to show
 

@@ -10,7 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gateway import micropython
+from gateway.sim import micropython
+from gateway.workshop import mpy_build
 
 from .errors import CliError
 
@@ -51,11 +52,11 @@ def cmd_node(args: argparse.Namespace) -> int:
         (root / "config.json").write_bytes(config)
         build = Path(tmp) / "build"
         try:
-            micropython.build(build)
+            mpy_build.build(build)
             cmd, env = micropython.command(
                 build, ["-m", "firmware.sim.run", str(root.resolve()), str(args.cycles), str(args.seed)], args.heap
             )
-        except (micropython.ToolMissing, RuntimeError) as err:
+        except (mpy_build.ToolMissing, RuntimeError) as err:
             raise CliError(str(err)) from None
         stderr = None if args.verbose else subprocess.PIPE
         proc = subprocess.run(cmd, env=env, cwd=build, stdout=sys.stdout, stderr=stderr, text=True)

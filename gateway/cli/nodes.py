@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from gateway import secrets_io
-from gateway.registry import Registry, RegistryError, open_db
+from gateway.bridge.registry import Registry, RegistryError, open_db
 
 from .errors import CliError
 

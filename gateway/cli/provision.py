@@ -8,7 +8,8 @@ import os
 from datetime import date
 from pathlib import Path
 
-from gateway.provision import (
+from gateway.bridge.registry import NODE_NAME_RULE, Registry, RegistryError, open_db, valid_node_name
+from gateway.workshop.provision import (
     DEFAULT_RANGE,
     ProvisionError,
     Radio,
@@ -19,7 +20,6 @@ from gateway.provision import (
     node_config,
     parse_range,
 )
-from gateway.registry import NODE_NAME_RULE, Registry, RegistryError, open_db, valid_node_name
 
 from .errors import CliError
 

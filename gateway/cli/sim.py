@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 
 from gateway import logs
-from gateway.bridge import VERSION_TEXT
+from gateway.bridge.sinks import Sink
+from gateway.bridge.sinks.jsonl import JsonlSink
+from gateway.bridge.sinks.mqtt import MqttSink
+from gateway.bridge.wiring import VERSION_TEXT
 from gateway.sim.runner import SimConfig, SimError, run, summary_table
-from gateway.sinks import Sink
-from gateway.sinks.jsonl import JsonlSink
-from gateway.sinks.mqtt import MqttSink
 
 from .errors import CliError
 

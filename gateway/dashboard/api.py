@@ -11,12 +11,11 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
-from gateway.store import Record
-
-from . import queries, series
-from .alerts import AlertConfig, evaluate, node_alerts
-from .queries import NodeInfo, iso
-from .series import Sample
+from gateway.bridge.store import Record
+from gateway.farm import queries, series
+from gateway.farm.alerts import AlertConfig, evaluate, node_alerts
+from gateway.farm.queries import NodeInfo, iso
+from gateway.farm.series import Sample
 
 DEFAULT_DAYS = 7  # the node page's charts span this many days unless asked otherwise
 MAX_DAYS = 366

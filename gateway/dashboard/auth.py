@@ -1,11 +1,9 @@
-"""Who may see the dashboard: where it listens, and the password it asks for beyond this computer.
+"""The password the dashboard asks for beyond this computer (gateway/listen.py decides when).
 
-One parser for `--http` (`akker dashboard` and `akker gateway run`): a bare
-port means 127.0.0.1. Anything beyond loopback needs a password file, written
-by `akker dashboard passwd FILE` (a salted scrypt hash, mode 0600), or an
-explicit `--http-no-auth`. With a password file every request must carry it by
-HTTP Basic auth (any user name); the scrypt output is compared with
-hmac.compare_digest. Standard library only: gateway/bridge_config.py imports it.
+The password file is written by `akker dashboard passwd FILE` (a salted scrypt
+hash, mode 0600). With one, every request must carry the password by HTTP
+Basic auth (any user name); the scrypt output is compared with
+hmac.compare_digest.
 """
 
 from __future__ import annotations
@@ -14,57 +12,19 @@ import base64
 import binascii
 import hashlib
 import hmac
-import ipaddress
 import os
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.listen import PASSWD_COMMAND as _PASSWD
+from gateway.listen import AccessError
+
 MIN_PASSWORD = 8
 REALM = 'Basic realm="akker"'
 # scrypt's own recommendation for interactive logins: 16 MiB and tens of milliseconds per check.
 _N, _R, _P, _SALT, _LEN = 2**14, 8, 1, 16, 32
-_PASSWD = "akker dashboard passwd"
-
-
-class AccessError(ValueError):
-    """A bind or a password file that cannot be used; the message says what to do."""
-
-
-# ------------------------------------------------------------ where to listen
-
-
-def parse_http(text: str) -> tuple[str, int]:
-    """`HOST:PORT`, `[::1]:PORT`, or a bare `PORT` / `:PORT`, which means 127.0.0.1: this computer only."""
-    host, _, port = text.strip().rpartition(":")
-    if not port.isascii() or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise AccessError(f"{text!r}: use HOST:PORT, or a port alone for this computer only, e.g. 8080 or 0.0.0.0:8080")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def is_loopback(host: str) -> bool:
-    """True for an address only this computer can reach; a host name other than localhost counts as the network."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_exposure(host: str, password_file: Path | None, no_auth: bool) -> str | None:
-    """Refuse (AccessError) the network without a password or an explicit no; the warning for that no, if any."""
-    if password_file is not None and no_auth:
-        raise AccessError("--http-password-file and --http-no-auth: give one of them, not both")
-    if password_file is not None or is_loopback(host):
-        return None
-    if no_auth:
-        return f"the dashboard on {host} has no password: anyone who can reach this computer can see the farm"
-    raise AccessError(
-        f"--http {host}: the dashboard would be open to the network: give --http-password-file FILE"
-        f" (make it with `{_PASSWD} FILE`), or --http-no-auth to serve it without a password"
-    )
 
 
 # ------------------------------------------------------------ the password file

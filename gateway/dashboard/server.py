@@ -6,7 +6,7 @@ idle limit and a deadline for each request: start() binds and serves, stop()
 hangs up on every client still connected and waits a few seconds at most, so
 no client can hold a shutdown. App maps a method and a URL to a Response
 through one route table and knows nothing of sockets. Every request opens the store read-only
-(gateway.store.connect_readonly) and closes it again: the bridge may write
+(gateway.bridge.store.connect_readonly) and closes it again: the bridge may write
 meanwhile, and nothing here can write. Errors are small JSON objects, never a
 traceback.
 """
@@ -29,11 +29,12 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from gateway import store
-from gateway.registry import NODE_NAME_RULE, valid_node_name
+from gateway.bridge import store
+from gateway.bridge.registry import NODE_NAME_RULE, valid_node_name
+from gateway.farm import queries
+from gateway.farm.alerts import AlertConfig, default_config
 
-from . import api, queries
-from .alerts import AlertConfig, default_config
+from . import api
 from .auth import REALM, BasicAuth, PasswordHash
 
 log = logging.getLogger("akker.dashboard")

@@ -8,8 +8,8 @@
 3. The channel (gateway/sim/channel.py) decides what each gateway hears:
    range, collisions, capture.
 4. Each gateway board runs the gateway firmware under MicroPython behind a
-   pty (gateway/virtual_board.py); what it hears is written to its air file
-   with the virtual time; the bridge (gateway/bridge.py) reads the boards over
+   pty (gateway/sim/virtual_board.py); what it hears is written to its air file
+   with the virtual time; the bridge (gateway/bridge/wiring.py) reads the boards over
    serial, with their clocks as reception times, and stores and delivers.
 5. A summary per node, and with --truth every transmitted frame and every true
    sensor value as JSON Lines.
@@ -31,14 +31,15 @@ from pathlib import Path
 from typing import Any
 
 from firmware.sim.energy import CAPACITY_MAH, Battery
-from gateway import micropython, store
-from gateway.bridge import Bridge
-from gateway.provision import Identity, Radio, Sensors, node_config
-from gateway.registry import Registry, RegistryError, open_db
-from gateway.sim import channel
-from gateway.sinks import Sink
-from gateway.sources.serial_board import SerialBoardSource
-from gateway.virtual_board import VirtualBoard
+from gateway.bridge import store
+from gateway.bridge.registry import Registry, RegistryError, open_db
+from gateway.bridge.sinks import Sink
+from gateway.bridge.sources.serial_board import SerialBoardSource
+from gateway.bridge.wiring import Bridge
+from gateway.sim import channel, micropython
+from gateway.sim.virtual_board import VirtualBoard
+from gateway.workshop import mpy_build
+from gateway.workshop.provision import Identity, Radio, Sensors, node_config
 
 DAY_MS = 86_400_000
 CHANNEL_KHZ = 868_100  # a gateway board listens on one channel: its nodes use that one
@@ -172,7 +173,7 @@ def run(cfg: SimConfig, progress: Callable[[str], None] = print) -> SimResult:
     nodes, gws = channel.place(cfg.nodes, cfg.gateways, cfg.radius_m, rng)
     with tempfile.TemporaryDirectory(prefix="akker-sim-") as tmp:
         work = Path(tmp)
-        build = micropython.build(work / "build")
+        build = mpy_build.build(work / "build")
         provisioned = _provision(cfg, work / "nodes", [n.name for n in nodes])
         tasks = []
         for i, (_name, _ident, root) in enumerate(provisioned):

@@ -6,13 +6,7 @@ from pathlib import Path
 import pytest
 
 from gateway.dashboard.server import DashboardServer
-from tests.dashboard import farm
-
-
-@pytest.fixture(scope="session")
-def farm_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The test farm's store (tests/dashboard/farm.py), built once per worker; nothing may change it."""
-    return farm.build(tmp_path_factory.mktemp("farm") / "bridge.db")
+from tests.farm import farm
 
 
 @pytest.fixture

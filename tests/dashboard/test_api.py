@@ -1,4 +1,4 @@
-"""The JSON the pages show, on the test farm's store (tests/dashboard/farm.py): values checked against its schedule."""
+"""The JSON the pages show, on the test farm's store (tests/farm/farm.py): values checked against its schedule."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from gateway.bridge.store import connect_readonly
 from gateway.dashboard import api
-from gateway.dashboard.alerts import AlertConfig, default_config, parse
-from gateway.store import connect_readonly
-from tests.dashboard import farm
-from tests.dashboard.farm import NOW, START, at_hour
+from gateway.farm.alerts import AlertConfig, default_config, parse
+from tests.farm import farm
+from tests.farm.farm import NOW, START, at_hour
 
 
 @pytest.fixture

@@ -27,9 +27,10 @@ from pathlib import Path
 
 import pytest
 
+from gateway import listen
 from gateway.dashboard import auth
 from gateway.dashboard.server import DashboardServer
-from tests.dashboard.farm import NOW
+from tests.farm.farm import NOW
 
 AKKER = str(Path(sys.executable).parent / "akker")
 PASSWORD = "correct horse battery staple"
@@ -83,7 +84,7 @@ def locked(farm_db: Path, password_file: Path) -> Iterator[DashboardServer]:
 
 @pytest.mark.parametrize("text", ["8080", ":8080"])
 def test_a_bare_port_means_this_computer_only(text: str) -> None:
-    assert auth.parse_http(text) == ("127.0.0.1", 8080)
+    assert listen.parse_http(text) == ("127.0.0.1", 8080)
 
 
 @pytest.mark.parametrize(
@@ -91,13 +92,13 @@ def test_a_bare_port_means_this_computer_only(text: str) -> None:
     [("0.0.0.0:80", ("0.0.0.0", 80)), ("[::1]:8080", ("::1", 8080)), ("localhost:0", ("localhost", 0))],
 )
 def test_host_and_port(text: str, expected: tuple[str, int]) -> None:
-    assert auth.parse_http(text) == expected
+    assert listen.parse_http(text) == expected
 
 
 @pytest.mark.parametrize("text", ["localhost", "", "host:", "host:70000", "host:8o"])
 def test_what_is_not_an_address_says_what_is(text: str) -> None:
-    with pytest.raises(auth.AccessError, match="use HOST:PORT"):
-        auth.parse_http(text)
+    with pytest.raises(listen.AccessError, match="use HOST:PORT"):
+        listen.parse_http(text)
 
 
 @pytest.mark.parametrize(
@@ -106,7 +107,7 @@ def test_what_is_not_an_address_says_what_is(text: str) -> None:
      ("0.0.0.0", False), ("::", False), ("192.168.1.20", False), ("farm-pi.local", False)],
 )  # fmt: skip
 def test_what_counts_as_this_computer_only(host: str, loopback: bool) -> None:
-    assert auth.is_loopback(host) is loopback
+    assert listen.is_loopback(host) is loopback
 
 
 def test_akker_dashboard_with_a_bare_port_serves_this_computer_only(farm_db: Path) -> None:

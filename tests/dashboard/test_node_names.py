@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway import store
+from gateway.bridge import store
+from gateway.bridge.registry import Registry, RegistryError
 from gateway.dashboard.server import DashboardServer
-from gateway.registry import Registry, RegistryError
-from tests.dashboard.farm import NOW
+from tests.farm.farm import NOW
 
 # The allowed alphabet, and letters and digits that str.isalnum() takes but a URL-safe ASCII rule does not.
 ALPHABET = string.ascii_letters + string.digits + "-_" + "öéß²٣Ⅻ"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gateway.dashboard.server import STATIC_DIR, DashboardServer
-from tests.dashboard.farm import NOW
+from tests.farm.farm import NOW
 
 AKKER = str(Path(sys.executable).parent / "akker")
 

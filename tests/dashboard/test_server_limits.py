@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from gateway.dashboard.server import DashboardServer, Limits
-from tests.dashboard.farm import NOW
+from tests.farm.farm import NOW
 
 AKKER = str(Path(sys.executable).parent / "akker")
 STOP_BOUND_S = 10.0  # the bound for SIGTERM or Ctrl-C, whatever clients do
@@ -264,7 +264,7 @@ def test_akker_dashboard_writes_no_traceback_when_clients_go_away(farm_db: Path)
 
 
 def test_akker_gateway_run_with_http_stops_within_seconds_under_a_trickling_client(tmp_path: Path) -> None:
-    from tests.gateway.broker import free_port
+    from tests.bridge.broker import free_port
 
     http = free_port()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:

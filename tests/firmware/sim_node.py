@@ -9,34 +9,12 @@ from typing import Any
 from firmware.app import main
 from firmware.sim.board import SimBoard
 from firmware.sim.clock import SimClock
-from firmware.sim.field import PROBE_DRY, PROBE_WET, Field
+from firmware.sim.field import Field
+from gateway.sim.nodes import APP, DEV_ADDR, NWK, node_config
 from payload_codec import decode_uplink
 from payload_codec.lorawan import open_uplink
 
-NWK = bytes.fromhex("00112233445566778899aabbccddeeff")
-APP = bytes.fromhex("ffeeddccbbaa99887766554433221100")
-DEV_ADDR = 0x26011BDA
-
-
-def node_config(**changes: Any) -> dict[str, Any]:
-    """A node with every sensor of the sim board fitted and calibrated to the sim probes."""
-    cfg: dict[str, Any] = {
-        "role": "node",
-        "board": "sim",
-        "dev_addr": f"{DEV_ADDR:08x}",
-        "nwk_skey": NWK.hex(),
-        "app_skey": APP.hex(),
-        "interval_s": 900,
-        "sensors": {
-            "soil_moisture": [{"dry": PROBE_DRY, "wet": PROBE_WET}] * 2,
-            "soil_temp": 2,
-            "air": "sht4x",
-            "traps": 2,
-            "battery": True,
-        },
-    }
-    cfg.update(changes)
-    return cfg
+__all__ = ["APP", "DEV_ADDR", "NWK", "node_config"]
 
 
 def write_config(root: Path, cfg: dict[str, Any] | None = None) -> None:

@@ -1,6 +1,6 @@
 """The gateway board's receive loop: the real firmware under MicroPython, behind a virtual serial port.
 
-Packets are put on the simulated air (gateway.virtual_board.VirtualBoard.inject);
+Packets are put on the simulated air (gateway.sim.virtual_board.VirtualBoard.inject);
 the test plays the bridge on the serial device with pyserial, frame by frame.
 """
 
@@ -19,8 +19,8 @@ import serial
 
 from firmware import config
 from firmware.version import VERSION
-from gateway.virtual_board import VirtualBoard
-from payload_codec import hostlink
+from gateway.sim.virtual_board import VirtualBoard
+from payload_codec import serial_link
 from payload_codec.lorawan import build_uplink
 from tests.firmware.sim_node import APP, DEV_ADDR, NWK
 
@@ -50,7 +50,7 @@ class Host:
 
     def __init__(self, port: str) -> None:
         self.serial = serial.serial_for_url(port, timeout=0.02)
-        self.reader = hostlink.FrameReader()
+        self.reader = serial_link.FrameReader()
         self.frames: list[tuple[int, int, bytes]] = []
         self.text = bytearray()  # every byte received, for the REPL's text
         self.seq = 100
@@ -60,7 +60,7 @@ class Host:
 
     def send(self, ftype: int, body: bytes = b"") -> int:
         self.seq += 1
-        self.serial.write(hostlink.encode_frame(ftype, self.seq, body))
+        self.serial.write(serial_link.encode_frame(ftype, self.seq, body))
         return self.seq
 
     def poll(self) -> None:
@@ -82,22 +82,22 @@ class Host:
         return [body for t, _, body in self.frames if t == ftype]
 
     def rx(self) -> list[dict[str, Any]]:
-        return [hostlink.decode_rx(body) for body in self.of_type(hostlink.RX)]
+        return [serial_link.decode_rx(body) for body in self.of_type(serial_link.RX)]
 
     def ack(self, seq: int) -> bool:
         def answer() -> list[dict[str, Any]]:
-            return [a for a in map(hostlink.decode_ack, self.of_type(hostlink.ACK)) if a["seq"] == seq]
+            return [a for a in map(serial_link.decode_ack, self.of_type(serial_link.ACK)) if a["seq"] == seq]
 
         return bool(self.wait(answer, f"the ACK of command {seq}")[0]["ok"])
 
     def logs(self) -> list[str]:
-        return [body.decode() for body in self.of_type(hostlink.LOG)]
+        return [body.decode() for body in self.of_type(serial_link.LOG)]
 
     def ready(self) -> None:
         """PING until the loop answers: from then on the radio listens."""
-        seq_seen = len(self.of_type(hostlink.PONG))
-        self.send(hostlink.PING)
-        self.wait(lambda: len(self.of_type(hostlink.PONG)) > seq_seen, "a PONG")
+        seq_seen = len(self.of_type(serial_link.PONG))
+        self.send(serial_link.PING)
+        self.wait(lambda: len(self.of_type(serial_link.PONG)) > seq_seen, "a PONG")
 
 
 @pytest.fixture
@@ -144,27 +144,27 @@ def test_only_the_configured_channel_is_heard(board: VirtualBoard, host: Host) -
 
 
 def test_ping_answers_the_firmware_version_and_board_id(host: Host) -> None:
-    pong = hostlink.decode_pong(host.of_type(hostlink.PONG)[-1])
+    pong = serial_link.decode_pong(host.of_type(serial_link.PONG)[-1])
     assert pong == {"firmware": list(VERSION), "board": "sim"}
     # The loop's first log line may be gone (a port opened later starts empty, as pyserial flushes it):
     # a CONFIGURE with the same settings makes the board say again what it listens on.
-    assert host.ack(host.send(hostlink.CONFIGURE, hostlink.encode_configure(868100, 9, 125, 0x34, 14)))
+    assert host.ack(host.send(serial_link.CONFIGURE, serial_link.encode_configure(868100, 9, 125, 0x34, 14)))
     host.wait(lambda: any("listening on 868100 kHz SF9 125 kHz" in line for line in host.logs()), "the log line")
 
 
 def test_configure_changes_what_is_heard_and_refuses_invalid_settings(board: VirtualBoard, host: Host) -> None:
-    assert host.ack(host.send(hostlink.CONFIGURE, hostlink.encode_configure(869525, 12, 125, 0x34, 14)))
+    assert host.ack(host.send(serial_link.CONFIGURE, serial_link.encode_configure(869525, 12, 125, 0x34, 14)))
     board.inject(air(phy(1)))  # the old channel
     board.inject(air(phy(2), freq_khz=869525, sf=12))
     got = host.wait(host.rx, "an RX frame on the new channel")
     assert [(p["phy"], p["freq_khz"], p["sf"]) for p in got] == [(phy(2), 869525, 12)]
     for bad in (
-        hostlink.encode_configure(869525, 13, 125, 0x34, 14),  # no SF13
-        hostlink.encode_configure(869525, 12, 200, 0x34, 14),  # no 200 kHz
-        hostlink.encode_configure(915000, 12, 125, 0x34, 14),  # not EU868
-        hostlink.encode_configure(869525, 12, 125, 0x34, 14)[:-1],  # a short body
+        serial_link.encode_configure(869525, 13, 125, 0x34, 14),  # no SF13
+        serial_link.encode_configure(869525, 12, 200, 0x34, 14),  # no 200 kHz
+        serial_link.encode_configure(915000, 12, 125, 0x34, 14),  # not EU868
+        serial_link.encode_configure(869525, 12, 125, 0x34, 14)[:-1],  # a short body
     ):
-        assert host.ack(host.send(hostlink.CONFIGURE, bad)) is False
+        assert host.ack(host.send(serial_link.CONFIGURE, bad)) is False
     board.inject(air(phy(3), freq_khz=869525, sf=12))  # still listening where it was
     got = host.wait(lambda: len(host.rx()) >= 2 and host.rx(), "a second RX frame")
     assert got[1]["phy"] == phy(3)
@@ -172,7 +172,7 @@ def test_configure_changes_what_is_heard_and_refuses_invalid_settings(board: Vir
 
 
 def test_to_repl_acknowledges_and_leaves_the_loop_for_the_repl(board: VirtualBoard, host: Host) -> None:
-    assert host.ack(host.send(hostlink.TO_REPL))
+    assert host.ack(host.send(serial_link.TO_REPL))
     host.wait(lambda: b">>> " in host.text, "the REPL prompt")
     assert any("left the receive loop (TO_REPL)" in line for line in host.logs())
     host.serial.write(b"print(6 * 7)\r")  # the REPL has the line now, not the loop
@@ -190,7 +190,7 @@ def test_ctrl_c_from_a_terminal_leaves_the_loop(host: Host) -> None:
 
 
 def test_a_damaged_host_frame_is_ignored_and_counted(board: VirtualBoard, host: Host) -> None:
-    damaged = bytearray(hostlink.encode_frame(hostlink.TO_REPL, 7))
+    damaged = bytearray(serial_link.encode_frame(serial_link.TO_REPL, 7))
     damaged[3] ^= 0x04  # a flipped bit: the CRC fails and the board must not obey it
     host.serial.write(bytes(damaged) + b"\x00noise\xff\xfe\x00")
     host.wait(lambda: any("damaged host frames" in line for line in host.logs()), "the board's count")
@@ -201,7 +201,7 @@ def test_a_damaged_host_frame_is_ignored_and_counted(board: VirtualBoard, host: 
 
 def test_the_same_loop_runs_on_cpython(tmp_path: Path) -> None:
     """firmware/ is shared code: the loop runs in-process on CPython too, on two pipes."""
-    from firmware.gateway import run
+    from firmware.gateway_board import run
     from firmware.ringlog import RingLog
     from firmware.sim.board import SimBoard
     from firmware.sim.gateway_run import WallClock
@@ -217,20 +217,20 @@ def test_the_same_loop_runs_on_cpython(tmp_path: Path) -> None:
         loop.start()
         packet = air(phy(9), freq_khz=868500, sf=7, rssi_dbm=-80, snr_db=-0.25)
         (tmp_path / "air.jsonl").write_text(json.dumps({**packet, "phy": phy(9).hex()}) + "\n")
-        reader = hostlink.FrameReader()
+        reader = serial_link.FrameReader()
         frames: list[tuple[int, int, bytes]] = []
         os.set_blocking(to_host_r, False)
         end = time.monotonic() + DEADLINE_S
-        while not any(f[0] == hostlink.RX for f in frames) and time.monotonic() < end:
+        while not any(f[0] == serial_link.RX for f in frames) and time.monotonic() < end:
             try:
                 frames.extend(reader.feed(os.read(to_host_r, 4096)))
             except BlockingIOError:
                 time.sleep(0.01)
-        os.write(to_board_w, hostlink.encode_frame(hostlink.TO_REPL, 1))
+        os.write(to_board_w, serial_link.encode_frame(serial_link.TO_REPL, 1))
         loop.join(DEADLINE_S)
     os.close(to_board_w)
     os.close(to_host_r)
     assert result == ["TO_REPL"]
-    rx = [hostlink.decode_rx(body) for t, _, body in frames if t == hostlink.RX]
+    rx = [serial_link.decode_rx(body) for t, _, body in frames if t == serial_link.RX]
     assert [(p["phy"], p["freq_khz"], p["sf"], p["snr_db"]) for p in rx] == [(phy(9), 868500, 7, -0.25)]
     assert "gateway: left the receive loop (TO_REPL)" in "\n".join(log.lines())

@@ -15,7 +15,8 @@ import time
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from gateway import micropython
+from gateway.sim import micropython
+from gateway.workshop import mpy_build
 from payload_codec import decode_uplink
 from payload_codec.lorawan import open_uplink
 from tests.firmware.sim_node import APP, NWK, write_config
@@ -31,7 +32,7 @@ def start(build: Path, root: Path, cycles: int) -> AbstractContextManager[subpro
 
 
 def test_counters_and_trap_counts_survive_random_power_cuts(tmp_path: Path) -> None:
-    build = micropython.build(tmp_path / "build")
+    build = mpy_build.build(tmp_path / "build")
     root = tmp_path / "flash"
     write_config(root)
     rnd = random.Random(2026)

@@ -7,30 +7,14 @@ source on the device would need more heap than the code itself.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from gateway.micropython import build, command, mpy_cross, shared_sources
+from gateway.sim.micropython import run
+from gateway.workshop.mpy_build import build, mpy_cross, shared_sources
 
 REPO = Path(__file__).resolve().parents[2]
 __all__ = ["REPO", "answer_all", "answer_by_op", "build", "mpy_cross", "run", "shared_sources"]
-
-
-def run(
-    path: Path, args: list[str], stdin: str = "", heapsize: str = "32k", timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """Run micropython on the build in path (see gateway.micropython.command)."""
-    cmd, env = command(path, args, heapsize)
-    return subprocess.run(
-        cmd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=path,
-        timeout=timeout,
-    )
 
 
 def answer_all(path: Path, requests: list[dict[str, Any]], heapsize: str = "32k") -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from firmware.sim.energy import Battery
-from gateway import store
+from gateway.bridge import store
 from gateway.sim import channel
 from payload_codec.lorawan import parse_frame
 

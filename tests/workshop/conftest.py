@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.virtual_board import VirtualBoard
+from gateway.sim.virtual_board import VirtualBoard
 from tests.workshop.deployed import Deployed, booted_copy, deploy_once
 
 

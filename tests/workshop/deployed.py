@@ -17,7 +17,7 @@ from pathlib import Path
 
 import serial
 
-from gateway.virtual_board import VirtualBoard
+from gateway.sim.virtual_board import VirtualBoard
 
 AKKER = str(Path(sys.executable).parent / "akker")
 

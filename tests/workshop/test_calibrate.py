@@ -16,8 +16,8 @@ import pytest
 
 from firmware import config as firmware_config
 from firmware.sim.field import Field
-from gateway.cli.calibrate import MAX_SPREAD, CalibrationError, calibrate
-from gateway.virtual_board import VirtualBoard
+from gateway.sim.virtual_board import VirtualBoard
+from gateway.workshop.calibrate import MAX_SPREAD, CalibrationError, calibrate
 from tests.workshop.deployed import akker
 
 

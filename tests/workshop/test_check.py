@@ -26,8 +26,8 @@ from firmware.sim.board import SimBoard
 from firmware.sim.clock import SimClock
 from firmware.sim.field import Field
 from firmware.version import VERSION
-from gateway.cli.check import judge
-from gateway.virtual_board import VirtualBoard
+from gateway.sim.virtual_board import VirtualBoard
+from gateway.workshop.check import judge
 from tests.firmware.sim_node import node_config
 from tests.workshop.deployed import akker
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import serial
 
-from gateway.device import Device
-from gateway.frame import Reception, UplinkFrame
-from gateway.pipeline import Pipeline
-from gateway.virtual_board import VirtualBoard
+from gateway.bridge.frame import Reception, UplinkFrame
+from gateway.bridge.pipeline import Pipeline
+from gateway.sim.virtual_board import VirtualBoard
+from gateway.workshop.device import Device
 from tests.processes import running
 
 AKKER = str(Path(sys.executable).parent / "akker")
@@ -165,6 +165,6 @@ def test_a_board_running_its_application_is_named_as_such(tmp_path: Path, board:
     ],
 )
 def test_port_errors_say_what_to_do(error: str, expected: str) -> None:
-    from gateway.device import port_error
+    from gateway.workshop.device import port_error
 
     assert expected in str(port_error("/dev/ttyUSB0", OSError(error)))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.flash import MICROPYTHON_VERSION, esptool_commands, explain_esptool
-from gateway.provision import board_file
+from gateway.workshop.flash import MICROPYTHON_VERSION, esptool_commands, explain_esptool
+from gateway.workshop.provision import board_file
 
 AKKER = str(Path(sys.executable).parent / "akker")
 

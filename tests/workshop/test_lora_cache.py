@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway import lora_cache
-from gateway.deploy import LORA_PACKAGES, plan
-from gateway.provision import board_file
+from gateway.workshop import lora_cache
+from gateway.workshop.deploy import LORA_PACKAGES, plan
+from gateway.workshop.provision import board_file
 
 
 def fake_index(root: Path) -> None:

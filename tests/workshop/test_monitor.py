@@ -3,7 +3,7 @@
 Node mode runs against a bare virtual board after provision and deploy
 (test_check.py's helpers); gateway mode against the gateway firmware on a
 virtual board with packets put on its simulated air, and a registry holding
-the senders' keys (tests/gateway/fieldkit.py). The stream splitter itself is
+the senders' keys (tests/bridge/fieldkit.py). The stream splitter itself is
 tested on bytes: frames and text in every kind of piece.
 """
 
@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 import serial
 
-from gateway.monitor import Damaged, Frame, Line, StreamSplitter
-from gateway.virtual_board import VirtualBoard
-from payload_codec import hostlink
-from tests.gateway.fieldkit import register, report_phy, sample
+from gateway.sim.virtual_board import VirtualBoard
+from gateway.workshop.monitor import Damaged, Frame, Line, StreamSplitter
+from payload_codec import serial_link
+from tests.bridge.fieldkit import register, report_phy, sample
 from tests.processes import first_line, running
 from tests.workshop.deployed import AKKER, Deployed, akker, booted_copy
 
@@ -198,10 +198,10 @@ def events(pieces: list[bytes]) -> list[Any]:
 STREAM = [
     b"MicroPython v1.28 on 2026-07-05\r\n",
     b">>> ",
-    hostlink.encode_frame(hostlink.LOG, 1, b"gateway: listening\n"),
+    serial_link.encode_frame(serial_link.LOG, 1, b"gateway: listening\n"),
     b"0 boot 1 (power_on)\n",
-    hostlink.encode_frame(hostlink.RX, 2, bytes(range(40)) + b"\n\r\n"),
-    hostlink.encode_frame(hostlink.LOG, 0x0101, b"12345\x00"),  # its COBS code byte is 0x0A, a newline
+    serial_link.encode_frame(serial_link.RX, 2, bytes(range(40)) + b"\n\r\n"),
+    serial_link.encode_frame(serial_link.LOG, 0x0101, b"12345\x00"),  # its COBS code byte is 0x0A, a newline
     b"half a line ",
     b"and the rest\n",
 ]
@@ -211,10 +211,10 @@ def expected() -> list[Any]:
     return [
         Line("MicroPython v1.28 on 2026-07-05"),
         Line(">>> "),
-        Frame(hostlink.LOG, 1, b"gateway: listening\n"),
+        Frame(serial_link.LOG, 1, b"gateway: listening\n"),
         Line("0 boot 1 (power_on)"),
-        Frame(hostlink.RX, 2, bytes(range(40)) + b"\n\r\n"),
-        Frame(hostlink.LOG, 0x0101, b"12345\x00"),
+        Frame(serial_link.RX, 2, bytes(range(40)) + b"\n\r\n"),
+        Frame(serial_link.LOG, 0x0101, b"12345\x00"),
         Line("half a line and the rest"),
     ]
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from firmware import config as firmware_config
-from gateway.frame import Reception, UplinkFrame
-from gateway.pipeline import Pipeline
-from gateway.provision import ProvisionError, parse_range
-from gateway.registry import Registry, open_db
+from gateway.bridge.frame import Reception, UplinkFrame
+from gateway.bridge.pipeline import Pipeline
+from gateway.bridge.registry import Registry, open_db
+from gateway.workshop.provision import ProvisionError, parse_range
 
 AKKER = str(Path(sys.executable).parent / "akker")
 

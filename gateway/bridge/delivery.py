@@ -1,0 +1,179 @@
+"""One delivery worker per sink: reads its outbox in small batches and retries with backoff.
+
+The store is the queue: a worker keeps at most one batch in memory whatever the
+backlog, resumes after a restart from what its sink has not confirmed, and a
+sink that is down delays only its own worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from gateway.bridge import store, store_faults
+from gateway.bridge.health import Health
+from gateway.bridge.sinks import Sink, SinkDown
+
+log = logging.getLogger("akker.delivery")
+
+BATCH = 100  # records in memory per sink, at most
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
+_IDLE_POLL_S = 1.0  # also look at the outbox this often without a wake-up (records of an earlier run)
+
+
+class Worker:
+    def __init__(self, sink: Sink, db_path: Path, batch: int = BATCH, health: Health | None = None) -> None:
+        self.sink = sink
+        self.health = health
+        self.db_path = db_path
+        self.batch = batch
+        self._wake = threading.Event()
+        self._ready = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._deadline = float("inf")
+
+    def start(self) -> None:
+        self.sink.on_ready = self._sink_ready
+        self.sink.start()
+        self._thread = threading.Thread(target=self._run, name=f"akker-deliver-{self.sink.name}", daemon=True)
+        self._thread.start()
+
+    def _sink_ready(self) -> None:
+        self._ready.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """New records are committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self, drain_s: float = 5.0) -> None:
+        """Deliver what is pending for up to drain_s, then stop; the rest stays in the outbox.
+
+        A delivery still waiting on its far end after that (a broker's PUBACKs) is left to its own
+        timeout in a daemon thread: what it did not confirm is in the outbox for the next run.
+        """
+        if self._thread is not None:
+            self._deadline = time.monotonic() + drain_s
+            self._stopping.set()
+            self._wake.set()
+            self._thread.join(drain_s + 1.0)
+            self._thread = None
+        self.sink.stop()
+
+    def _run(self) -> None:
+        outbox: store.Outbox | None = None
+        backoff = BACKOFF_FIRST_S
+        down_logged = False
+        stall = _Stall(self.sink.name, self.health)
+        try:
+            while True:
+                self._wake.clear()
+                if self._stopping.is_set() and time.monotonic() > self._deadline:
+                    return  # the rest waits in the outbox for the next run
+                try:  # every store error is retried: a worker that dies stops its sink for good
+                    if outbox is None:
+                        outbox = store.Outbox(store.connect(self.db_path), self.sink.name)
+                    records = outbox.pending(0, self.batch)
+                except sqlite3.Error as err:
+                    stall.store_failed(err, self.db_path)
+                    if self._stopping.is_set():
+                        return
+                    self._wake.wait(backoff)
+                    backoff = min(backoff * 2, BACKOFF_MAX_S)
+                    continue
+                stall.store_ok()
+                if not records:
+                    if self._stopping.is_set():
+                        return
+                    self._wake.wait(_IDLE_POLL_S)
+                    continue
+                try:
+                    confirmed = list(self.sink.deliver(records))
+                except SinkDown as err:
+                    confirmed = []
+                    if not down_logged:
+                        log.warning("sink=%s down: %s; records stay in the outbox, retrying", self.sink.name, err)
+                        down_logged = True
+                    stall.sink_down(str(err))
+                except Exception:  # a sink's bug must not end delivery for good
+                    confirmed = []
+                    log.exception("sink=%s failed", self.sink.name)
+                    stall.sink_down("internal error: see the bridge's log")
+                try:
+                    outbox.confirm(confirmed)
+                except sqlite3.Error as err:
+                    # Delivered but not marked: they go out again later (at least once), nothing is lost.
+                    stall.store_failed(err, self.db_path)
+                    confirmed = []
+                if len(confirmed) == len(records):
+                    if down_logged:
+                        log.info("sink=%s back: delivering again", self.sink.name)
+                        down_logged = False
+                    stall.sink_ok()
+                    backoff = BACKOFF_FIRST_S
+                    continue
+                if self._stopping.is_set():
+                    return  # the rest waits in the outbox for the next run
+                self._wake.wait(backoff)
+                if self._ready.is_set():  # the sink said it is back: retry now, from the shortest backoff
+                    self._ready.clear()
+                    backoff = BACKOFF_FIRST_S
+                else:
+                    backoff = min(backoff * 2, BACKOFF_MAX_S)
+        finally:
+            if outbox is not None:
+                outbox.db.close()
+
+
+class _Stall:
+    """A worker's trouble, told once per episode in the log and all along in the health file."""
+
+    def __init__(self, sink: str, health: Health | None) -> None:
+        self.sink = sink
+        self.health = health
+        self._store: str | None = None  # the store fault's words while the outbox cannot be read
+        self._down: str | None = None
+        self._since = 0.0
+
+    def store_failed(self, err: sqlite3.Error, db_path: Path) -> None:
+        fault = store_faults.classify(err, db_path)
+        if self._store != fault.words:
+            log.error("sink=%s stalled: %s (%s): %s; retrying", self.sink, fault.words, err, fault.advice)
+            self._store = fault.words
+            self._report()
+
+    def store_ok(self) -> None:
+        if self._store is not None:
+            log.warning("sink=%s outbox readable again: delivering", self.sink)
+            self._store = None
+            self._report()
+
+    def sink_down(self, why: str) -> None:
+        if self._down != why:
+            self._down = why
+            self._report()
+
+    def sink_ok(self) -> None:
+        if self._down is not None:
+            self._down = None
+            self._report()
+
+    def _report(self) -> None:
+        troubled = self._store is not None or self._down is not None
+        if troubled and not self._since:
+            self._since = time.time()
+        elif not troubled:
+            self._since = 0.0
+        if self.health is None:
+            return
+        if self._store is not None:
+            self.health.set(f"sink:{self.sink}", "stalled", f"outbox: {self._store}", self._since)
+        elif self._down is not None:
+            self.health.set(f"sink:{self.sink}", "stalled", self._down, self._since)
+        else:
+            self.health.set(f"sink:{self.sink}", "ok")

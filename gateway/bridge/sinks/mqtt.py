@@ -1,0 +1,271 @@
+"""The MQTT sink: each record on `akker/<node>/up` at QoS 1, the bridge's status retained with a last will.
+
+A record counts as delivered only when the broker has acknowledged it (PUBACK).
+paho-mqtt keeps the connection and reconnects; while the broker is away,
+deliver() raises SinkDown and the records wait in the store's outbox, not in
+memory. With Home Assistant discovery on, each node's sensors are announced
+(retained) under `homeassistant/sensor/...` and its newest values published
+retained on `akker/<node>/state`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gateway.bridge.sinks import SinkDown
+from gateway.bridge.store import Record
+from gateway.secrets_io import mask_url
+
+log = logging.getLogger("akker.mqtt")
+
+KEEPALIVE_S = 30
+ACK_TIMEOUT_S = 10.0  # a batch's PUBACKs must all be back within this
+_MAX_QUEUED = 1000  # paho's own queue, bounded: the outbox is the real queue
+
+
+@dataclass(frozen=True)
+class BrokerUrl:
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+
+    def __str__(self) -> str:  # for logs: never the password
+        user = f"{self.username}@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+def parse_url(url: str) -> BrokerUrl:
+    """mqtt://[user:pass@]host[:port] or mqtts://...; ValueError saying what is wrong."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        shown = mask_url(url)
+        raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, e.g. mqtt://localhost:1883 (got {shown!r})")
+    if not parts.hostname:
+        raise ValueError("MQTT URL has no host, e.g. mqtt://localhost:1883")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("MQTT URL has a bad port: use a number 1..65535") from None
+    tls = parts.scheme == "mqtts"
+    return BrokerUrl(
+        host=parts.hostname,
+        port=port or (8883 if tls else 1883),
+        tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def up_topic(node: str) -> str:
+    return f"akker/{node}/up"
+
+
+def status_topic(gateway_id: str) -> str:
+    return f"akker/gateway/{gateway_id}/status"
+
+
+class MqttSink:
+    name = "mqtt"
+
+    def __init__(
+        self,
+        url: str,
+        gateway_id: str,
+        ca_file: str | None = None,
+        ha_discovery: bool = False,
+        version: str = "",
+        password: str | None = None,
+    ) -> None:
+        self.broker = parse_url(url)
+        if password is not None:  # from the config file, a password file or the environment
+            self.broker = replace(self.broker, password=password)
+        self.gateway_id = gateway_id
+        self.ha_discovery = ha_discovery
+        self.version = version
+        self.on_ready: Callable[[], None] | None = None
+        self._announced: set[str] = set()
+        self._connected = threading.Event()
+        self._closing = False
+        self._lock = threading.Lock()
+        client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"akker-bridge-{gateway_id}",
+            clean_session=True,
+        )
+        if self.broker.username:
+            client.username_pw_set(self.broker.username, self.broker.password)
+        if self.broker.tls:
+            client.tls_set(ca_certs=ca_file, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        client.will_set(status_topic(gateway_id), self._status("offline"), qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.max_inflight_messages_set(200)
+        client.max_queued_messages_set(_MAX_QUEUED)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self.client = client
+
+    def _status(self, state: str) -> str:
+        return json.dumps({"state": state, "gateway": self.gateway_id, "version": self.version})
+
+    # ------------------------------------------------------------ paho callbacks (its network thread)
+
+    def _on_connect(self, client: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.warning("broker %s refused the connection: %s", self.broker, reason)
+            return
+        log.info("connected to %s", self.broker)
+        client.publish(status_topic(self.gateway_id), self._status("online"), qos=1, retain=True)
+        if self.ha_discovery:
+            client.subscribe("homeassistant/status", qos=1)
+        self._connected.set()
+        if self.on_ready is not None:
+            self.on_ready()
+
+    def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if self._connected.is_set():
+            level = logging.INFO if self._closing else logging.WARNING  # our own stop is no trouble
+            log.log(level, "disconnected from %s: %s", self.broker, reason)
+        self._connected.clear()
+
+    def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
+        if message.topic == "homeassistant/status" and message.payload == b"online":
+            with self._lock:
+                self._announced.clear()  # Home Assistant restarted: announce every node again
+
+    # ------------------------------------------------------------ Sink
+
+    def start(self) -> None:
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=KEEPALIVE_S)
+        self.client.loop_start()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        return self._connected.wait(timeout_s)
+
+    def stop(self) -> None:
+        self._closing = True
+        if self._connected.is_set():
+            info = self.client.publish(status_topic(self.gateway_id), self._status("offline"), qos=1, retain=True)
+            with contextlib.suppress(RuntimeError, ValueError):  # the last will says offline anyway
+                info.wait_for_publish(2.0)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def publish_retained(self, topic: str, payload: str) -> bool:
+        """Publish retained at QoS 1 and wait for the broker's PUBACK; False when the broker is away."""
+        if not self._connected.is_set():
+            return False
+        info = self.client.publish(topic, payload, qos=1, retain=True)
+        try:
+            info.wait_for_publish(ACK_TIMEOUT_S)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
+    def deliver(self, records: Sequence[Record]) -> Sequence[int]:
+        if not self._connected.is_set():
+            raise SinkDown(f"broker {self.broker} unreachable")
+        pending: list[tuple[int, paho.MQTTMessageInfo]] = []
+        for record in records:
+            if self.ha_discovery:
+                self._home_assistant(record)
+            payload = json.dumps(record.message(), separators=(",", ":"))
+            info = self.client.publish(up_topic(record.node), payload, qos=1)
+            if info.rc != paho.MQTT_ERR_SUCCESS:
+                break  # disconnected or paho's queue full: the rest goes in a later batch
+            pending.append((record.id, info))
+        deadline = time.monotonic() + ACK_TIMEOUT_S
+        confirmed: list[int] = []
+        for record_id, info in pending:
+            # Wait in small steps: a broker gone mid-batch ends the wait at once, not at the deadline.
+            while not info.is_published() and self._connected.is_set() and time.monotonic() < deadline:
+                try:
+                    info.wait_for_publish(0.05)
+                except (RuntimeError, ValueError):
+                    break
+            if info.is_published():
+                confirmed.append(record_id)
+        if not confirmed and records:
+            raise SinkDown(f"broker {self.broker} did not acknowledge within {ACK_TIMEOUT_S:.0f} s")
+        return confirmed
+
+    # ------------------------------------------------------------ Home Assistant discovery
+
+    def _home_assistant(self, record: Record) -> None:
+        values = latest_values(record)
+        if not values:
+            return
+        with self._lock:
+            new = record.node not in self._announced
+            self._announced.add(record.node)
+        if new:
+            for key in values:
+                topic, config = discovery_config(record.node, key, self.gateway_id)
+                self.client.publish(topic, json.dumps(config), qos=1, retain=True)
+        self.client.publish(f"akker/{record.node}/state", json.dumps(values), qos=1, retain=True)
+
+
+# Per value: (unit, device class, name). Keys are what latest_values() produces.
+_HA_KINDS = {
+    "soil_moisture": ("%", "moisture", "Soil moisture"),
+    "soil_temp": ("°C", "temperature", "Soil temperature"),
+    "air_temp": ("°C", "temperature", "Air temperature"),
+    "air_humidity": ("%", "humidity", "Air humidity"),
+    "battery": ("V", "voltage", "Battery"),
+    "trap": (None, None, "Insect trap count"),
+}
+
+
+def latest_values(record: Record) -> dict[str, float | int]:
+    """The newest sample of a report flattened to {"soil_moisture_1": 23.4, ...}; {} for other messages."""
+    samples = record.data.get("samples")
+    if record.data.get("type") != "report" or not isinstance(samples, list) or not samples:
+        return {}
+    newest = min(samples, key=lambda s: s.get("age_s", 0))
+    out: dict[str, float | int] = {}
+    for field, key in (("soil_moisture_pct", "soil_moisture"), ("soil_temp_c", "soil_temp"), ("insect_count", "trap")):
+        for i, v in enumerate(newest.get(field) or []):
+            if v is not None:
+                out[f"{key}_{i + 1}"] = v
+    for field, key in (("air_temp_c", "air_temp"), ("air_rh_pct", "air_humidity"), ("battery_v", "battery")):
+        if newest.get(field) is not None:
+            out[key] = newest[field]
+    return out
+
+
+def discovery_config(node: str, key: str, gateway_id: str) -> tuple[str, dict[str, object]]:
+    kind = key.rsplit("_", 1)[0] if key[-1].isdigit() else key
+    unit, device_class, label = _HA_KINDS[kind]
+    suffix = f" {key.rsplit('_', 1)[1]}" if key[-1].isdigit() else ""
+    config: dict[str, object] = {
+        "name": label + suffix,
+        "unique_id": f"akker_{node}_{key}",
+        "state_topic": f"akker/{node}/state",
+        "value_template": f"{{{{ value_json.{key} }}}}",
+        "availability_topic": status_topic(gateway_id),
+        "availability_template": "{{ value_json.state }}",
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "state_class": "total_increasing" if kind == "trap" else "measurement",
+        "device": {"identifiers": [f"akker_{node}"], "name": node, "manufacturer": "Akker", "model": "sensor node"},
+    }
+    if unit:
+        config["unit_of_measurement"] = unit
+    if device_class:
+        config["device_class"] = device_class
+    return f"homeassistant/sensor/akker_{node}/{key}/config", config
