@@ -71,8 +71,11 @@ def test_registry_lookup_and_counter(tmp_path: Path) -> None:
     node = reg.add("n1", 0xFEDCBA98, bytes(range(16)), bytes(range(1, 17)))
     assert reg.by_dev_addr(0xFEDCBA98) == node
     assert reg.by_dev_addr(1) is None
-    reg.set_last_fcnt(0xFEDCBA98, 70000)
-    assert reg.by_name("n1").last_fcnt == 70000  # type: ignore[union-attr]
+    assert reg.last_fcnt(0xFEDCBA98) is None
+    reg.record_fcnt(0xFEDCBA98, 70000)
+    reg.db.commit()
+    assert reg.by_name("n1").last_fcnt == 70000 == reg.last_fcnt(0xFEDCBA98)  # type: ignore[union-attr]
+    assert reg.names() == ["n1"] and reg.count() == 1
     assert bytes(range(16)).hex() not in repr(node)
     with pytest.raises(RegistryError, match="must differ"):
         reg.add("n2", 2, bytes(16), bytes(16))

@@ -32,13 +32,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from gateway.bridge import derive, store, store_faults
+from gateway.bridge import derive, store, store_faults, uplink
 from gateway.bridge.frame import FrameQueue, UplinkFrame, add_reception, iso_utc
 from gateway.bridge.health import Health
 from gateway.bridge.log_limit import LogLimit
 from gateway.bridge.registry import Node, Registry
-from payload_codec import CodecError, decode_uplink
-from payload_codec.lorawan import FrameError, MicError, ReplayError, open_uplink, parse_frame
+from gateway.bridge.uplink import Refused
 
 log = logging.getLogger("akker.pipeline")
 
@@ -269,7 +268,7 @@ class Pipeline:
         self._uncommitted = {}
         while len(self._recent) > _RECENT:
             self._recent.popitem(last=False)
-        if self.on_commit is not None and "accepted" in outcomes:
+        if self.on_commit is not None and uplink.ACCEPTED in outcomes:
             self.on_commit()
         return outcomes
 
@@ -283,7 +282,7 @@ class Pipeline:
             w.db.execute("ROLLBACK TO frame")
             w.db.execute("RELEASE frame")
             log.exception("internal error on a frame from %s", frame.rx.gateway)
-            return "internal_error"
+            return uplink.INTERNAL_ERROR
         w.db.execute("RELEASE frame")
         return outcome
 
@@ -296,7 +295,7 @@ class Pipeline:
 
     def _reject(self, reason: str, frame: UplinkFrame, detail: str) -> str:
         # A radio hears damaged packets all day (collisions, noise): counted, logged only when debugging.
-        if reason == "bad_crc":
+        if reason == uplink.BAD_CRC:
             log.debug("rejected reason=bad_crc gateway=%s source=%s detail=%r", frame.rx.gateway, frame.source, detail)
         else:
             self._rejections.warning(
@@ -319,7 +318,8 @@ class Pipeline:
             node = self._nodes.get(dev_addr)
         return node
 
-    def _duplicate(self, w: store.Writer, frame: UplinkFrame) -> str | None:
+    def _merge_duplicate(self, w: store.Writer, frame: UplinkFrame) -> bool:
+        """True if the frame is stored already: its reception joins the record. Refused(REPLAY) after the window."""
         hit = self._uncommitted.get(frame.phy) or self._recent.get(frame.phy)
         if hit is not None:
             record_id, first = hit
@@ -328,74 +328,69 @@ class Pipeline:
         else:
             row = w.find_phy(frame.phy)
             if row is None:
-                return None
+                return False
             record_id, first = row[0], datetime.fromisoformat(row[1].replace("Z", "+00:00"))
             rx = row[2]
         if (frame.received_at - first).total_seconds() > self.dedup_window_s:
-            return self._reject("replay", frame, "the same frame again, after the deduplication window")
+            raise Refused(uplink.REPLAY, "the same frame again, after the deduplication window")
         receptions = json.loads(rx)
         if add_reception(receptions, frame.rx):  # one per gateway EUI, at most MAX_RECEPTIONS
             w.set_rx(record_id, receptions)
-        return "duplicate"
+        return True
 
     def _one(self, w: store.Writer, frame: UplinkFrame) -> str:
-        if not frame.rx.crc_ok:
-            return self._reject("bad_crc", frame, "the radio's CRC failed")
-        dup = self._duplicate(w, frame)
-        if dup is not None:
-            return dup
+        """The stages of the module docstring, in order; a refusal is counted under its outcome."""
         try:
-            info = parse_frame(frame.phy)
-        except FrameError as err:
-            return self._reject("malformed", frame, str(err))
-        if info["mtype"] not in ("unconfirmed_up", "confirmed_up"):
-            return self._reject("malformed", frame, f"a {info['mtype']} frame, not an uplink")
-        dev_addr = int(info["dev_addr"])
+            if not frame.rx.crc_ok:
+                raise Refused(uplink.BAD_CRC, "the radio's CRC failed")
+            if self._merge_duplicate(w, frame):
+                return uplink.DUPLICATE
+            node = self._identify(frame)
+            opened = uplink.open_and_decode(frame.phy, node, Registry(w.db).last_fcnt(node.dev_addr))
+        except Refused as refused:
+            return self._reject(refused.reason, frame, refused.detail)
+        derived = self._derive(w, opened)
+        self._store(w, frame, opened, derived)
+        if opened.error is not None:
+            return self._reject(uplink.CODEC_ERROR, frame, opened.error)
+        log.debug("accepted node=%s fcnt=%d fport=%s", node.name, opened.fcnt, opened.fport)
+        return uplink.ACCEPTED
+
+    def _identify(self, frame: UplinkFrame) -> Node:
+        """The registered node the frame's DevAddr names; its syntax is checked on the way."""
+        dev_addr = uplink.header(frame.phy).dev_addr
         node = self._node(dev_addr)
         if node is None:
-            return self._reject("unknown_dev_addr", frame, f"DevAddr {dev_addr:08x} is not registered")
-        row = w.db.execute("SELECT last_fcnt FROM nodes WHERE dev_addr = ?", (dev_addr,)).fetchone()
-        last_fcnt = None if row is None or row[0] is None else int(row[0])
-        try:
-            fcnt, fport, plain = open_uplink(frame.phy, node.nwk_skey, node.app_skey, last_fcnt)
-        except ReplayError as err:
-            return self._reject("replay", frame, str(err))
-        except MicError as err:
-            return self._reject("bad_mic", frame, str(err))
-        except FrameError as err:
-            return self._reject("malformed", frame, str(err))
-        data: dict[str, object] | None = None
-        derived: dict[str, object] | None = None
-        error: str | None = None
-        try:
-            if fport is None or fport == 0:
-                raise CodecError(f"no application payload (FPort {fport}): MAC commands are not handled yet")
-            data = decode_uplink(fport, plain)
-        except CodecError as err:
-            error = str(err)
-        if data is not None and data.get("type") == "report":
-            samples = data["samples"]
-            assert isinstance(samples, list)
-            per_sample, counts = derive.report_catches(samples, w.trap_counts(dev_addr))
-            derived = {"catches": per_sample}
-            if counts is not None:
-                w.set_trap_counts(dev_addr, counts)
+            raise Refused(uplink.UNKNOWN_DEV_ADDR, f"DevAddr {dev_addr:08x} is not registered")
+        return node
+
+    def _derive(self, w: store.Writer, opened: uplink.Opened) -> dict[str, object]:
+        """Catches since the previous report, from each trap's cumulative count (gateway/bridge/derive.py)."""
+        if opened.data is None or opened.data.get("type") != "report":
+            return {}
+        samples = opened.data["samples"]
+        assert isinstance(samples, list)
+        dev_addr = opened.node.dev_addr
+        per_sample, counts = derive.report_catches(samples, w.trap_counts(dev_addr))
+        if counts is not None:
+            w.set_trap_counts(dev_addr, counts)
+        return {"catches": per_sample}
+
+    def _store(self, w: store.Writer, frame: UplinkFrame, opened: uplink.Opened, derived: dict[str, object]) -> None:
+        """The record, an outbox row per sink (none for a frame that did not decode) and the node's counter."""
+        node = opened.node
         record_id = w.insert(
-            dev_addr=dev_addr,
-            fcnt=fcnt,
+            dev_addr=node.dev_addr,
+            fcnt=opened.fcnt,
             node=node.name,
-            fport=fport,
+            fport=opened.fport,
             phy=frame.phy,
             received_at=iso_utc(frame.received_at),
-            data=data,
-            derived=derived or {},
-            error=error,
+            data=opened.data,
+            derived=derived,
+            error=opened.error,
             rx=[frame.rx.as_json()],
             sinks=self.sinks,
         )
-        w.set_last_fcnt(dev_addr, fcnt)
+        Registry(w.db).record_fcnt(node.dev_addr, opened.fcnt)
         self._uncommitted[frame.phy] = (record_id, frame.received_at)
-        if error is not None:
-            return self._reject("codec_error", frame, error)
-        log.debug("accepted node=%s fcnt=%d fport=%s", node.name, fcnt, fport)
-        return "accepted"

@@ -124,6 +124,17 @@ class Registry:
         )
         return [Node(*row) for row in rows]
 
-    def set_last_fcnt(self, dev_addr: int, fcnt: int) -> None:
-        with self.db:
-            self.db.execute("UPDATE nodes SET last_fcnt = ? WHERE dev_addr = ?", (fcnt, dev_addr))
+    def names(self) -> list[str]:
+        return [str(n) for (n,) in self.db.execute("SELECT name FROM nodes ORDER BY name")]
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM nodes").fetchone()[0])
+
+    def last_fcnt(self, dev_addr: int) -> int | None:
+        """The last frame counter accepted from the node, read fresh: the pipeline's transaction may have moved it."""
+        row = self.db.execute("SELECT last_fcnt FROM nodes WHERE dev_addr = ?", (dev_addr,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def record_fcnt(self, dev_addr: int, fcnt: int) -> None:
+        """Within the caller's transaction: the pipeline commits it with the record that carried fcnt."""
+        self.db.execute("UPDATE nodes SET last_fcnt = ? WHERE dev_addr = ?", (fcnt, dev_addr))

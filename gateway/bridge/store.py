@@ -220,9 +220,6 @@ class Writer:
             self.db.executemany("INSERT INTO outbox (sink, record_id) VALUES (?, ?)", [(s, rid) for s in sinks])
         return rid
 
-    def set_last_fcnt(self, dev_addr: int, fcnt: int) -> None:
-        self.db.execute("UPDATE nodes SET last_fcnt = ? WHERE dev_addr = ?", (fcnt, dev_addr))
-
     def trap_counts(self, dev_addr: int) -> list[int | None] | None:
         row = self.db.execute("SELECT counts FROM trap_counts WHERE dev_addr = ?", (dev_addr,)).fetchone()
         return json.loads(row[0]) if row else None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from gateway import logs
 from gateway.bridge import health, store
 from gateway.bridge.config import BridgeConfig, ConfigError, add_arguments, resolve, warnings
-from gateway.bridge.registry import RegistryError
+from gateway.bridge.registry import Registry, RegistryError
 
 from .errors import CliError
 
@@ -128,7 +128,7 @@ def _beside_the_bridge(cfg: BridgeConfig, bridge: Bridge) -> list[Service]:
 
 def status_report(db: sqlite3.Connection, db_path: Path | None = None) -> dict[str, object]:
     if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'counters'").fetchone():
-        db.execute("SELECT COUNT(*) FROM nodes")  # a registry the bridge has not run on yet, or not ours at all
+        Registry(db).count()  # a registry the bridge has not run on yet, or not ours at all (raises)
         c: dict[str, int] = {}
         backlog: dict[str, int] = {}
         records = 0

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from gateway.bridge import store
+from gateway.bridge.registry import Registry
 from gateway.farm import alerts
 
 log = logging.getLogger("akker.alerts")
@@ -64,7 +65,7 @@ class AlertPublisher:
         db = store.connect_readonly(self.db_path)
         try:
             active = alerts.evaluate(db, self.config, now)
-            names = [str(row[0]) for row in db.execute("SELECT name FROM nodes ORDER BY name")]
+            names = Registry(db).names()
         finally:
             db.close()
         by_node: dict[str, list[dict[str, object]]] = {name: [] for name in names}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from gateway.bridge.frame import iso_utc
+from gateway.bridge.registry import Registry
 from gateway.bridge.store import RECORD_COLUMNS, Record, record_from_row
 
 
@@ -56,8 +57,7 @@ def has_store(db: sqlite3.Connection) -> bool:
 
 def nodes(db: sqlite3.Connection) -> list[NodeInfo]:
     """Registered nodes, and nodes that only appear in records, by name."""
-    out = {str(n): NodeInfo(str(n), int(a), None if b is None else str(b))
-           for n, a, b in db.execute("SELECT name, dev_addr, board FROM nodes")}  # fmt: skip
+    out = {n.name: NodeInfo(n.name, n.dev_addr, n.board) for n in Registry(db).all()}
     for (name,) in db.execute("SELECT DISTINCT node FROM records"):
         out.setdefault(str(name), NodeInfo(str(name), None, None))
     return [out[name] for name in sorted(out)]

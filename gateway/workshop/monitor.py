@@ -18,9 +18,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.bridge import uplink
 from gateway.bridge.registry import Registry
-from payload_codec import CodecError, decode_uplink, serial_link
-from payload_codec.lorawan import FrameError, MicError, open_uplink, parse_frame
+from payload_codec import serial_link
+from payload_codec.lorawan import FrameError, parse_frame
 
 # The longest encoded frame: an RX of 255 bytes (4 head + 16 + 255 + 4 CRC), COBS's overhead, rounded up.
 MAX_FRAME = 300
@@ -157,26 +158,27 @@ def describe_rx(packet: dict[str, Any], registry: Registry | None) -> str:
 
 
 def _decoded(phy: bytes, frame: dict[str, Any], crc_error: bool, registry: Registry) -> str:
+    """The bridge's own reading of the frame (gateway/bridge/uplink.py), worded for a person at the bench."""
     node = registry.by_dev_addr(frame["dev_addr"])
     if node is None:
         return "unknown DevAddr: no node registered with it"
     if crc_error:
         return f"{node.name}: not decoded: the radio's CRC failed"
-    if not frame["mtype"].endswith("_up"):
+    try:
+        uplink.header(phy)
+        # No counter history here: a frame above 65535 reads as a MIC mismatch (the message says so).
+        opened = uplink.open_and_decode(phy, node, last_fcnt=None)
+    except uplink.Refused as refused:
+        if refused.reason == uplink.BAD_MIC:
+            return (
+                f"{node.name}: not decoded: MIC mismatch (other keys than the registered ones, "
+                "or a frame counter above 65535)"
+            )
+        if frame["mtype"].endswith("_up"):
+            return f"{node.name}: not decoded: {refused.detail}"
         return f"{node.name}: not decoded: a {frame['mtype'].replace('_', ' ')} frame, not an uplink"
-    try:
-        _fcnt, fport, payload = open_uplink(phy, node.nwk_skey, node.app_skey, last_fcnt=None)
-    except MicError:
-        return (
-            f"{node.name}: not decoded: MIC mismatch (other keys than the registered ones, "
-            "or a frame counter above 65535)"
-        )
-    except FrameError as err:
-        return f"{node.name}: not decoded: {err}"
-    if fport is None or fport == 0:
+    if opened.mac_only:
         return f"{node.name}: MAC commands only, no application payload"
-    try:
-        message = decode_uplink(fport, payload)
-    except CodecError as err:
-        return f"{node.name}: payload {bytes(payload).hex()} not decoded: {err}"
-    return f"{node.name} {json.dumps(message)}"
+    if opened.error is not None:
+        return f"{node.name}: payload {opened.payload.hex()} not decoded: {opened.error}"
+    return f"{node.name} {json.dumps(opened.data)}"
