@@ -8,17 +8,11 @@ the desktop simulator calls it with firmware/sim/board.py's SimBoard.
 
 import gc
 
+from micropython import const
+
 from .ringlog import RingLog
 from .state import FlashStore, NodeState, StateError
 from .unload import unload
-
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
 
 _WDT_MS = const(30000)  # longest stretch between two feeds: a DS18B20 conversion plus an SF12 frame
 _RETRY_MS = const(60000)  # sleep after an unexpected error, instead of restarting at once

@@ -15,16 +15,14 @@ not become a frame and stay so for _ESCAPE_IDLE_MS ends the loop.
 import select
 import sys
 
+from micropython import const
 from payload_codec import serial_link
 
 from .version import VERSION
 
 try:
-    from micropython import const, kbd_intr
-except ImportError:  # CPython
-
-    def const(x):
-        return x
+    from micropython import kbd_intr
+except ImportError:  # CPython's micropython.py stands in for const only: there is no Ctrl-C to give back
 
     def kbd_intr(char):
         return None

@@ -17,16 +17,10 @@ import gc
 import json
 import sys
 
+from micropython import const
+
 from .unload import unload
 from .version import VERSION
-
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
 
 _FORMAT = const(1)  # the "selftest" key of every line: bumped when its layout changes
 _ENOENT = const(2)  # errno: no such file or folder

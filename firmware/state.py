@@ -13,17 +13,11 @@ is used only after flash says it is reserved, and after a power loss the node
 starts past the whole reserved block. docs/firmware.md, "State".
 """
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
-
 import json
 import os
 from binascii import crc32
+
+from micropython import const
 
 FCNT_BLOCK = const(32)  # counters reserved per flash write: one write every 32 frames
 MAX_PENDING = const(8)  # samples kept for the next uplink (the report's limit)

@@ -6,15 +6,9 @@ counter rules and key handling. Only AES-128 ECB is used (payload_codec.aes);
 the MIC is AES-CMAC (payload_codec.cmac).
 """
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
-
 import struct
+
+from micropython import const
 
 from .aes import cipher, encrypt_block
 from .cmac import Cmac

@@ -5,15 +5,9 @@ open_downlink), which load this module on first use. LoRaWAN L2 1.0.4,
 sections 4.3.1 (FHDR, FCnt) and 4.4 (MIC).
 """
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
-
 import struct
+
+from micropython import const
 
 from .lorawan import (
     _FCNT_MAX,

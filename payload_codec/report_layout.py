@@ -6,13 +6,7 @@ because a node only encodes reports and the bridge only decodes them, and on
 a board every loaded line of bytecode costs heap.
 """
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
+from micropython import const
 
 MAX_SAMPLES = const(8)
 AGE_MAX = const(86399)  # seconds, one day less a second

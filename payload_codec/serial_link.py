@@ -7,16 +7,10 @@ Inside: version, type, sequence number, body, CRC-32. Shared by the board
 firmware (MicroPython) and the bridge (CPython).
 """
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
-
 import struct
 from binascii import crc32
+
+from micropython import const
 
 VERSION = const(1)
 MAX_BODY = const(255)  # a PHYPayload is at most 255 bytes; other bodies are smaller

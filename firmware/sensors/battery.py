@@ -5,13 +5,7 @@ No chip datasheet applies: the divider ratio comes from the board's schematic
 machine.ADC.read_uv(), which applies the ESP32's factory eFuse calibration.
 """
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
+from micropython import const
 
 _SAMPLES = const(8)  # the ESP32 ADC has a few mV of noise per reading
 _UV_PER_V = const(1000000)

@@ -6,13 +6,7 @@ onewire.OneWire (reset, writebyte, readinto, select_rom, scan, crc8), so the
 driver runs on a board and against firmware/sim/buses.py alike.
 """
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
+from micropython import const
 
 _FAMILY = const(0x28)  # DS "64-bit lasered ROM code": the DS18B20's family code
 

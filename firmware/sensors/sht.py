@@ -7,13 +7,7 @@ measurement with 6 bytes: temperature MSB, LSB, CRC, humidity MSB, LSB, CRC,
 each CRC-8 over its 2-byte word.
 """
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
+from micropython import const
 
 _ADDRESS = const(0x44)  # SHT40-AD1B and SHT3x with ADDR low; 0x45 is the other option
 

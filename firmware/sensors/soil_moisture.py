@@ -11,13 +11,7 @@ or 100 %: drier than air or wetter than water is what a probe in dusty dry
 soil or in saturated, salty soil physically shows, not a fault.
 """
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
+from micropython import const
 
 # machine.ADC.read_u16(): a reading pinned to either end of the scale on every
 # sample means the input is open or shorted, not a soil.

@@ -6,13 +6,7 @@ allocates nor uses floats. The counts are cumulative and the receiver takes
 differences modulo 65536, so a lost frame loses no catches.
 """
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
+from micropython import const
 
 _COUNT_MASK = const(0xFFFF)  # 16-bit counters on the wire (payload field insect_count)
 

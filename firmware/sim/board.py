@@ -9,13 +9,7 @@ to ROOT/air.jsonl (firmware/sim/modem.py); the gateway role runs this board on
 a real-time clock instead (firmware/sim/gateway_run.py).
 """
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
+from micropython import const
 
 from .buses import SimADC, SimDS18B20, SimI2C, SimOneWire, SimSHT4x, make_rom
 from .clock import SimClock

@@ -5,7 +5,6 @@ datasheet CRC examples and conversion points, and each failure path.
 """
 
 import micropython
-
 from firmware.sensors.battery import Battery
 from firmware.sensors.ds18b20 import DS18B20
 from firmware.sensors.sht import SHT3x, SHT4x, crc8
