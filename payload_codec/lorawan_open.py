@@ -2,25 +2,15 @@
 
 Import the public names from payload_codec.lorawan (parse_frame, open_uplink,
 open_downlink), which load this module on first use. LoRaWAN L2 1.0.4,
-sections 4.3.1 (FHDR, FCnt) and 4.4 (MIC).
+sections 4.3.1 (FHDR, FCnt) and 4.4 (MIC). What it shares with the building
+half is in lorawan_crypto.py.
 """
 
 import struct
 
 from micropython import const
 
-from .lorawan import (
-    _FCNT_MAX,
-    _MTYPES,
-    FrameError,
-    MicError,
-    ReplayError,
-    _check_bytes,
-    _check_key,
-    _check_u32,
-    _crypt,
-    _mic,
-)
+from .lorawan_crypto import FCNT_MAX, FrameError, MicError, ReplayError, check_bytes, check_key, check_u32, crypt, mic
 
 # MicroPython keeps `_NAME = const(...)` out of a module's globals, so the ones
 # this half needs are repeated from lorawan.py rather than imported.
@@ -30,11 +20,21 @@ _FCTRL_ADR = const(0x80)  # FCtrl, 4.3.1
 _FCTRL_ACK = const(0x20)
 _MIN_LEN = const(12)  # MHDR 1 + DevAddr 4 + FCtrl 1 + FCnt 2 + MIC 4
 _MAX_LEN = const(255)  # the radio's largest PHYPayload
+_MTYPES = (  # by MHDR MType (4.2): named only here, so a node that builds never holds the table
+    "join_request",
+    "join_accept",
+    "unconfirmed_up",
+    "unconfirmed_down",
+    "confirmed_up",
+    "confirmed_down",
+    "rejoin_request",
+    "proprietary",
+)
 
 
 def parse_frame(phy):
     """See payload_codec.lorawan.parse_frame."""
-    _check_bytes(phy, "a frame")
+    check_bytes(phy, "a frame")
     n = len(phy)
     if n < _MIN_LEN:
         raise FrameError("frame too short: %d bytes, a data frame has at least %d" % (n, _MIN_LEN))
@@ -81,21 +81,21 @@ def _same_mic(a, b):
 
 def open_frame(phy, nwk_skey, app_skey, last_fcnt, direction, mtypes):
     """Check and decrypt a frame of one of mtypes sent in direction; see open_uplink."""
-    _check_key(nwk_skey, "nwk_skey")
-    _check_key(app_skey, "app_skey")
+    check_key(nwk_skey, "nwk_skey")
+    check_key(app_skey, "app_skey")
     if last_fcnt is not None:
-        _check_u32(last_fcnt, "last_fcnt")
+        check_u32(last_fcnt, "last_fcnt")
     info = parse_frame(phy)
     if info["mtype"] not in mtypes:
         raise FrameError("expected %s, got a %s frame" % (" or ".join(mtypes), info["mtype"]))
     dev_addr = info["dev_addr"]
     fcnt16 = info["fcnt16"]
     n = len(phy)
-    mic = bytearray(16)
+    cmac = bytearray(16)
 
     def signed_with(fcnt):
-        _mic(nwk_skey, direction, dev_addr, fcnt, phy, n - 4, mic)
-        return _same_mic(mic, info["mic"])
+        mic(nwk_skey, direction, dev_addr, fcnt, phy, n - 4, cmac)
+        return _same_mic(cmac, info["mic"])
 
     # 4.3.1.5: only the low 16 bits travel. The frame's counter is the next one
     # after last_fcnt with those bits; if it does not sign but the one before
@@ -106,7 +106,7 @@ def open_frame(phy, nwk_skey, app_skey, last_fcnt, direction, mtypes):
         fcnt = (last_fcnt & 0xFFFF0000) | fcnt16
         if fcnt <= last_fcnt:
             fcnt += 0x10000
-    if fcnt > _FCNT_MAX or not signed_with(fcnt):
+    if fcnt > FCNT_MAX or not signed_with(fcnt):
         if last_fcnt is not None and fcnt >= 0x10000 and signed_with(fcnt - 0x10000):
             raise ReplayError(
                 "replay: DevAddr %08x FCnt %d is not greater than the last accepted %d"
@@ -116,5 +116,5 @@ def open_frame(phy, nwk_skey, app_skey, last_fcnt, direction, mtypes):
     fport = info["fport"]
     payload = bytearray(info["frm_payload"])
     if fport is not None:
-        _crypt(nwk_skey if fport == 0 else app_skey, direction, dev_addr, fcnt, payload, 0, len(payload))
+        crypt(nwk_skey if fport == 0 else app_skey, direction, dev_addr, fcnt, payload, 0, len(payload))
     return fcnt, fport, bytes(payload)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +150,28 @@ def test_error_classes() -> None:
     assert issubclass(MicError, FrameError)
     assert issubclass(ReplayError, FrameError)
     assert issubclass(FrameError, ValueError)
+
+
+def _modules_loaded_by(code: str) -> set[str]:
+    probe = code + "\nimport sys; print(' '.join(m for m in sys.modules if m.startswith('payload_codec')))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=Path(__file__).parents[1], capture_output=True, text=True, check=True
+    )
+    return set(result.stdout.split())
+
+
+def test_building_a_frame_does_not_load_the_opening_half() -> None:
+    loaded = _modules_loaded_by(
+        "from payload_codec.lorawan import build_uplink; build_uplink(1, 1, 1, b'x', bytes(16), bytes(16))"
+    )
+    assert "payload_codec.lorawan_crypto" in loaded
+    assert "payload_codec.lorawan_open" not in loaded
+
+
+def test_the_opening_half_does_not_import_the_building_half() -> None:
+    loaded = _modules_loaded_by("import payload_codec.lorawan_open")
+    assert "payload_codec.lorawan_crypto" in loaded
+    assert "payload_codec.lorawan" not in loaded
 
 
 @settings(max_examples=1000)
