@@ -1,49 +1,31 @@
-"""The bridge's pipeline: check, deduplicate, decrypt, decode, derive and store every frame.
+"""The bridge's pipeline: every frame a source submits, stored before it is acknowledged.
 
 Sources submit UplinkFrames; one thread takes them in batches and runs each
-through the stages below inside one SQLite transaction, commits, and only then
-tells the sources (so a gateway's PUSH_ACK means "stored") and wakes the
-delivery workers. Stages, in order, each a counted rejection when it fails:
-
-1. the radio's CRC (bad_crc)
-2. deduplication: the same PHYPayload within the window merges its reception
-   into the stored record; outside it, it is an old frame sent again (replay)
-3. LoRaWAN data-frame syntax (malformed)
-4. the node, by DevAddr, in the registry (unknown_dev_addr)
-5. the MIC and the 32-bit frame counter (bad_mic, replay)
-6. decryption and payload_codec.decode_uplink (codec_error: the authentic
-   frame is stored with its error, never delivered)
-7. derived values (catches since the previous report), then the record and an
-   outbox row per sink.
+batch through the stages (gateway/bridge/stages.py: check, deduplicate,
+decrypt, decode, derive, store) inside one SQLite transaction, commits, and
+only then tells the sources (so a gateway's PUSH_ACK means "stored") and wakes
+the delivery workers. A batch the store refuses (disk full, read-only, locked)
+is retried, never acknowledged, until it is stored or the bridge stops.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import queue
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
-from gateway.bridge import derive, store, store_faults, uplink
-from gateway.bridge.frame import FrameQueue, UplinkFrame, add_reception, iso_utc
+from gateway.bridge import store, store_faults, uplink
+from gateway.bridge.frame import FrameQueue, UplinkFrame
 from gateway.bridge.health import Health
-from gateway.bridge.log_limit import LogLimit
-from gateway.bridge.registry import Node, Registry
-from gateway.bridge.uplink import Refused
+from gateway.bridge.stages import DEDUP_WINDOW_S, Stages
 
 log = logging.getLogger("akker.pipeline")
-
-DEDUP_WINDOW_S = 2.0  # receptions of one frame by several gateways arrive within this of each other
-_RECENT = 4096  # PHYPayloads remembered in memory for deduplication (the store answers beyond)
-_NODE_RELOAD_S = 1.0  # at most this often, an unknown DevAddr reloads the registry (nodes added while running)
 
 
 class _Episode:
@@ -71,7 +53,7 @@ class _Batch:
 
 
 class Pipeline:
-    """The Intake every source submits to; see the module docstring for the stages."""
+    """The Intake every source submits to."""
 
     def __init__(
         self,
@@ -86,21 +68,16 @@ class Pipeline:
     ) -> None:
         self.db_path = db_path
         self.sinks = list(sinks)
-        self.dedup_window_s = dedup_window_s
+        self.stages = Stages(sinks, dedup_window_s)
         self.batch_size = batch_size
         self.on_commit = on_commit
         # Bounded in bytes: a full queue makes submit wait, so a flood backs up into the kernel's socket
         # buffer (and is dropped there, unacknowledged) instead of into our memory.
         self._queue = FrameQueue(max_items=queue_size)
-        self._rejections = LogLimit(log)  # a flood of bad frames is one line per reason per interval
         self._counts: dict[str, int] = {}
         self._counts_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._writer: store.Writer | None = None
-        self._nodes: dict[int, Node] = {}
-        self._nodes_loaded = float("-inf")
-        self._recent: OrderedDict[bytes, tuple[int, datetime]] = OrderedDict()  # committed frames only
-        self._uncommitted: dict[bytes, tuple[int, datetime]] = {}  # this transaction's, until it commits
         self._stopping = threading.Event()
         self.given_up = 0  # frames the store refused while stopping: not stored, not acknowledged
         self.on_fatal = on_fatal
@@ -121,7 +98,7 @@ class Pipeline:
         """Connect to the store; start() does it too. Separate so that tests can run process() directly."""
         if self._writer is None:
             self._writer = store.Writer(store.connect(self.db_path))
-            self._reload_nodes(force=True)
+            self.stages.load_nodes(self._writer)
 
     def start(self) -> None:
         self.open()
@@ -138,7 +115,7 @@ class Pipeline:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
-        self._rejections.close()  # pending summaries come out before the bridge's last line
+        self.stages.rejections.close()  # pending summaries come out before the bridge's last line
         self.flush_counts()
         if self._writer is not None:
             self._writer.db.close()
@@ -239,16 +216,13 @@ class Pipeline:
         self.open()
         w = self._writer
         assert w is not None
-        outcomes: list[str] = []
         counts: dict[str, int] = {}
         with self._counts_lock:
             sources, self._counts = self._counts, {}
-        self._uncommitted = {}
         try:
             w.begin()
-            for frame in frames:
-                outcome = self._one_in_savepoint(w, frame)
-                outcomes.append(outcome)
+            outcomes = self.stages.run(w, frames)
+            for outcome in outcomes:
                 counts["received"] = counts.get("received", 0) + 1
                 counts[outcome] = counts.get(outcome, 0) + 1
             for k, v in sources.items():
@@ -261,136 +235,15 @@ class Pipeline:
             if w.db.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     w.rollback()
-            self._uncommitted = {}
+            self.stages.aborted()
             self.count_all(sources)
             raise
-        self._recent.update(self._uncommitted)
-        self._uncommitted = {}
-        while len(self._recent) > _RECENT:
-            self._recent.popitem(last=False)
+        self.stages.committed()
         if self.on_commit is not None and uplink.ACCEPTED in outcomes:
             self.on_commit()
         return outcomes
-
-    def _one_in_savepoint(self, w: store.Writer, frame: UplinkFrame) -> str:
-        w.db.execute("SAVEPOINT frame")
-        try:
-            outcome = self._one(w, frame)
-        except sqlite3.Error:
-            raise  # the store, not the frame: the whole batch fails and is retried
-        except Exception:  # a bug must cost one frame, counted and logged, not the bridge
-            w.db.execute("ROLLBACK TO frame")
-            w.db.execute("RELEASE frame")
-            log.exception("internal error on a frame from %s", frame.rx.gateway)
-            return uplink.INTERNAL_ERROR
-        w.db.execute("RELEASE frame")
-        return outcome
 
     def count_all(self, counts: dict[str, int]) -> None:
         with self._counts_lock:
             for k, v in counts.items():
                 self._counts[k] = self._counts.get(k, 0) + v
-
-    # -------------------------------------------------------------- stages
-
-    def _reject(self, reason: str, frame: UplinkFrame, detail: str) -> str:
-        # A radio hears damaged packets all day (collisions, noise): counted, logged only when debugging.
-        if reason == uplink.BAD_CRC:
-            log.debug("rejected reason=bad_crc gateway=%s source=%s detail=%r", frame.rx.gateway, frame.source, detail)
-        else:
-            self._rejections.warning(
-                f"rejected reason={reason}", "gateway=%s source=%s detail=%r", frame.rx.gateway, frame.source, detail
-            )
-        return "rejected_" + reason
-
-    def _reload_nodes(self, force: bool = False) -> None:
-        now = datetime.now().timestamp()
-        if not force and now - self._nodes_loaded < _NODE_RELOAD_S:
-            return
-        assert self._writer is not None
-        self._nodes = {n.dev_addr: n for n in Registry(self._writer.db).all()}
-        self._nodes_loaded = now
-
-    def _node(self, dev_addr: int) -> Node | None:
-        node = self._nodes.get(dev_addr)
-        if node is None:
-            self._reload_nodes()
-            node = self._nodes.get(dev_addr)
-        return node
-
-    def _merge_duplicate(self, w: store.Writer, frame: UplinkFrame) -> bool:
-        """True if the frame is stored already: its reception joins the record. Refused(REPLAY) after the window."""
-        hit = self._uncommitted.get(frame.phy) or self._recent.get(frame.phy)
-        if hit is not None:
-            record_id, first = hit
-            row = w.find_phy(frame.phy)
-            rx = row[2] if row else "[]"
-        else:
-            row = w.find_phy(frame.phy)
-            if row is None:
-                return False
-            record_id, first = row[0], datetime.fromisoformat(row[1].replace("Z", "+00:00"))
-            rx = row[2]
-        if (frame.received_at - first).total_seconds() > self.dedup_window_s:
-            raise Refused(uplink.REPLAY, "the same frame again, after the deduplication window")
-        receptions = json.loads(rx)
-        if add_reception(receptions, frame.rx):  # one per gateway EUI, at most MAX_RECEPTIONS
-            w.set_rx(record_id, receptions)
-        return True
-
-    def _one(self, w: store.Writer, frame: UplinkFrame) -> str:
-        """The stages of the module docstring, in order; a refusal is counted under its outcome."""
-        try:
-            if not frame.rx.crc_ok:
-                raise Refused(uplink.BAD_CRC, "the radio's CRC failed")
-            if self._merge_duplicate(w, frame):
-                return uplink.DUPLICATE
-            node = self._identify(frame)
-            opened = uplink.open_and_decode(frame.phy, node, Registry(w.db).last_fcnt(node.dev_addr))
-        except Refused as refused:
-            return self._reject(refused.reason, frame, refused.detail)
-        derived = self._derive(w, opened)
-        self._store(w, frame, opened, derived)
-        if opened.error is not None:
-            return self._reject(uplink.CODEC_ERROR, frame, opened.error)
-        log.debug("accepted node=%s fcnt=%d fport=%s", node.name, opened.fcnt, opened.fport)
-        return uplink.ACCEPTED
-
-    def _identify(self, frame: UplinkFrame) -> Node:
-        """The registered node the frame's DevAddr names; its syntax is checked on the way."""
-        dev_addr = uplink.header(frame.phy).dev_addr
-        node = self._node(dev_addr)
-        if node is None:
-            raise Refused(uplink.UNKNOWN_DEV_ADDR, f"DevAddr {dev_addr:08x} is not registered")
-        return node
-
-    def _derive(self, w: store.Writer, opened: uplink.Opened) -> dict[str, object]:
-        """Catches since the previous report, from each trap's cumulative count (gateway/bridge/derive.py)."""
-        if opened.data is None or opened.data.get("type") != "report":
-            return {}
-        samples = opened.data["samples"]
-        assert isinstance(samples, list)
-        dev_addr = opened.node.dev_addr
-        per_sample, counts = derive.report_catches(samples, w.trap_counts(dev_addr))
-        if counts is not None:
-            w.set_trap_counts(dev_addr, counts)
-        return {"catches": per_sample}
-
-    def _store(self, w: store.Writer, frame: UplinkFrame, opened: uplink.Opened, derived: dict[str, object]) -> None:
-        """The record, an outbox row per sink (none for a frame that did not decode) and the node's counter."""
-        node = opened.node
-        record_id = w.insert(
-            dev_addr=node.dev_addr,
-            fcnt=opened.fcnt,
-            node=node.name,
-            fport=opened.fport,
-            phy=frame.phy,
-            received_at=iso_utc(frame.received_at),
-            data=opened.data,
-            derived=derived,
-            error=opened.error,
-            rx=[frame.rx.as_json()],
-            sinks=self.sinks,
-        )
-        Registry(w.db).record_fcnt(node.dev_addr, opened.fcnt)
-        self._uncommitted[frame.phy] = (record_id, frame.received_at)
