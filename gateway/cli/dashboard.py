@@ -17,7 +17,8 @@ from pathlib import Path
 
 from gateway import listen
 from gateway.dashboard import auth
-from gateway.dashboard.server import DashboardServer, latest_record_clock, utc_now
+from gateway.dashboard.clock import latest_record_clock, utc_now
+from gateway.dashboard.server import DashboardServer
 from gateway.farm import alerts
 
 from .errors import CliError

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.dashboard.server import STATIC_DIR, DashboardServer
+from gateway.dashboard.app import STATIC_DIR
+from gateway.dashboard.server import DashboardServer
 from tests.farm.farm import NOW
 
 AKKER = str(Path(sys.executable).parent / "akker")

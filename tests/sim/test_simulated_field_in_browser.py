@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from gateway.dashboard.server import DashboardServer, latest_record_clock
+from gateway.dashboard.clock import latest_record_clock
+from gateway.dashboard.server import DashboardServer
 from tests.dashboard.test_browser import Visit, api, browser, check_charts  # noqa: F401 - browser is a fixture
 
 AKKER = str(Path(sys.executable).parent / "akker")
