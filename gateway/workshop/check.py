@@ -15,6 +15,7 @@ from typing import Any
 from firmware.version import VERSION
 from gateway.workshop.device import Device, DeviceError, check_board
 from gateway.workshop.provision import ProvisionError, board_file
+from payload_codec.report_layout import HI, KEY, LO
 
 
 class SelftestError(DeviceError):
@@ -25,9 +26,17 @@ SELFTEST = "from firmware.selftest import report; report()"
 # Free heap (after gc.collect, at the REPL) below which the node's cycle may run out of memory: it needs
 # about 110 KB on the 64-bit desktop port and about half that on a 32-bit board (docs/firmware.md, Heap).
 MIN_HEAP_KB = {32: 64, 64: 128}
-# Readings outside these are faults, not weather: the report's ranges (firmware/node.py, payload-format.md).
-TEMP_RANGE_C = (-40.0, 85.0)
-RH_RANGE_PCT = (0.0, 100.0)
+
+
+def _report_range(key: str) -> tuple[float, float]:
+    i = KEY.index(key)
+    return LO[i], HI[i]
+
+
+# Readings outside the report's ranges are faults, not weather: the node would send them as failed.
+SOIL_TEMP_RANGE_C = _report_range("soil_temp_c")
+AIR_TEMP_RANGE_C = _report_range("air_temp_c")
+RH_RANGE_PCT = _report_range("air_rh_pct")
 
 # What to do when a check fails, by the check's name before any "[i]"; {i}: the probe index.
 ADVICE = {
@@ -98,14 +107,15 @@ def _soil(name: str, value: Any, cfg: dict[str, Any] | None) -> Result:
 
 
 def _temperature(name: str, value: Any) -> Result:
-    if not _between(value, TEMP_RANGE_C):
-        return _fail(name, f"reads {value:.1f} °C, outside {TEMP_RANGE_C[0]:.0f}..{TEMP_RANGE_C[1]:.0f} °C")
+    if not _between(value, SOIL_TEMP_RANGE_C):
+        lo, hi = SOIL_TEMP_RANGE_C
+        return _fail(name, f"reads {value:.1f} °C, outside {lo:.0f}..{hi:.0f} °C")
     return Result(name, True, f"{value:.1f} °C")
 
 
 def _air(value: Any) -> Result:
     temp, rh = value
-    if not _between(temp, TEMP_RANGE_C) or not _between(rh, RH_RANGE_PCT):
+    if not _between(temp, AIR_TEMP_RANGE_C) or not _between(rh, RH_RANGE_PCT):
         return _fail("air", f"reads {temp:.1f} °C, {rh:.1f} %RH: outside the sensor's range")
     return Result("air", True, f"{temp:.1f} °C, {rh:.1f} %RH")
 

@@ -23,7 +23,8 @@ var U32_MAX = 4294967295; // 4: status counters
 // 3.1 with the layout widths of 3.3, in wire order. items: 0 for a single value, else the most
 // list entries; lbits: bits of the field's layout code (3.3); w: bits of one value (W);
 // value = (code - offset) / scale (1), scale 1 marking an integer field that is not divided;
-// top: the highest code, above which a decoder refuses (1).
+// top: the highest code, above which a decoder refuses (1). A copy of payload_codec/report_layout.py,
+// which defines the table; tests/test_report_table.py fails when the two differ.
 var FIELDS = [
   { key: "soil_moisture_pct", items: 4, lbits: 3, w: 10, scale: 10, offset: 0, top: 1000 },
   { key: "soil_temp_c", items: 4, lbits: 3, w: 11, scale: 10, offset: 400, top: 1250 },

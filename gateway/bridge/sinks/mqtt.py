@@ -28,6 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gateway.bridge.sinks import SinkDown
 from gateway.bridge.store import Record
 from gateway.secrets_io import mask_url
+from payload_codec.report_layout import ITEMS, KEY
 
 log = logging.getLogger("akker.mqtt")
 
@@ -220,6 +221,16 @@ class MqttSink:
         self.client.publish(f"akker/{record.node}/state", json.dumps(values), qos=1, retain=True)
 
 
+# The report's fields by the key Home Assistant knows them by: published in every state message and
+# sensor's unique_id, so renaming one would orphan the sensors a user has set up.
+_HA_KEYS = {
+    "soil_moisture_pct": "soil_moisture",
+    "soil_temp_c": "soil_temp",
+    "air_temp_c": "air_temp",
+    "air_rh_pct": "air_humidity",
+    "insect_count": "trap",
+    "battery_v": "battery",
+}
 # Per value: (unit, device class, name). Keys are what latest_values() produces.
 _HA_KINDS = {
     "soil_moisture": ("%", "moisture", "Soil moisture"),
@@ -238,13 +249,16 @@ def latest_values(record: Record) -> dict[str, float | int]:
         return {}
     newest = min(samples, key=lambda s: s.get("age_s", 0))
     out: dict[str, float | int] = {}
-    for field, key in (("soil_moisture_pct", "soil_moisture"), ("soil_temp_c", "soil_temp"), ("insect_count", "trap")):
-        for i, v in enumerate(newest.get(field) or []):
-            if v is not None:
-                out[f"{key}_{i + 1}"] = v
-    for field, key in (("air_temp_c", "air_temp"), ("air_rh_pct", "air_humidity"), ("battery_v", "battery")):
-        if newest.get(field) is not None:
-            out[key] = newest[field]
+    # List fields (one value per probe or trap, numbered from 1) before single values: the order in which
+    # the state message has always listed them.
+    for field, items in zip(KEY, ITEMS, strict=True):
+        if items:
+            for i, v in enumerate(newest.get(field) or []):
+                if v is not None:
+                    out[f"{_HA_KEYS[field]}_{i + 1}"] = v
+    for field, items in zip(KEY, ITEMS, strict=True):
+        if not items and newest.get(field) is not None:
+            out[_HA_KEYS[field]] = newest[field]
     return out
 
 
