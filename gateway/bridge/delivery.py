@@ -68,7 +68,6 @@ class Worker:
     def _run(self) -> None:
         outbox: store.Outbox | None = None
         backoff = BACKOFF_FIRST_S
-        down_logged = False
         stall = _Stall(self.sink.name, self.health)
         try:
             while True:
@@ -81,53 +80,52 @@ class Worker:
                     records = outbox.pending(0, self.batch)
                 except sqlite3.Error as err:
                     stall.store_failed(err, self.db_path)
-                    if self._stopping.is_set():
-                        return
-                    self._wake.wait(backoff)
-                    backoff = min(backoff * 2, BACKOFF_MAX_S)
-                    continue
-                stall.store_ok()
-                if not records:
-                    if self._stopping.is_set():
-                        return
-                    self._wake.wait(_IDLE_POLL_S)
-                    continue
-                try:
-                    confirmed = list(self.sink.deliver(records))
-                except SinkDown as err:
-                    confirmed = []
-                    if not down_logged:
-                        log.warning("sink=%s down: %s; records stay in the outbox, retrying", self.sink.name, err)
-                        down_logged = True
-                    stall.sink_down(str(err))
-                except Exception:  # a sink's bug must not end delivery for good
-                    confirmed = []
-                    log.exception("sink=%s failed", self.sink.name)
-                    stall.sink_down("internal error: see the bridge's log")
-                try:
-                    outbox.confirm(confirmed)
-                except sqlite3.Error as err:
-                    # Delivered but not marked: they go out again later (at least once), nothing is lost.
-                    stall.store_failed(err, self.db_path)
-                    confirmed = []
-                if len(confirmed) == len(records):
-                    if down_logged:
-                        log.info("sink=%s back: delivering again", self.sink.name)
-                        down_logged = False
-                    stall.sink_ok()
-                    backoff = BACKOFF_FIRST_S
-                    continue
+                else:
+                    stall.store_ok()
+                    if not records:
+                        if self._stopping.is_set():
+                            return
+                        self._wake.wait(_IDLE_POLL_S)
+                        continue
+                    if self._deliver(outbox, records, stall):
+                        backoff = BACKOFF_FIRST_S
+                        continue
                 if self._stopping.is_set():
                     return  # the rest waits in the outbox for the next run
-                self._wake.wait(backoff)
-                if self._ready.is_set():  # the sink said it is back: retry now, from the shortest backoff
-                    self._ready.clear()
-                    backoff = BACKOFF_FIRST_S
-                else:
-                    backoff = min(backoff * 2, BACKOFF_MAX_S)
+                backoff = self._back_off(backoff)
         finally:
             if outbox is not None:
                 outbox.db.close()
+
+    def _deliver(self, outbox: store.Outbox, records: list[store.Record], stall: _Stall) -> bool:
+        """Offer records to the sink and mark what it confirmed; True when every one was."""
+        try:
+            confirmed = list(self.sink.deliver(records))
+        except SinkDown as err:
+            confirmed = []
+            stall.sink_down(str(err))
+        except Exception:  # a sink's bug must not end delivery for good
+            confirmed = []
+            log.exception("sink=%s failed", self.sink.name)
+            stall.sink_down("internal error: see the bridge's log")
+        try:
+            outbox.confirm(confirmed)
+        except sqlite3.Error as err:
+            # Delivered but not marked: they go out again later (at least once), nothing is lost.
+            stall.store_failed(err, self.db_path)
+            return False
+        if len(confirmed) < len(records):
+            return False
+        stall.sink_ok()
+        return True
+
+    def _back_off(self, backoff: float) -> float:
+        """Wait, then the next wait: the shortest again if the sink said it is back, else twice as long."""
+        self._wake.wait(backoff)
+        if self._ready.is_set():
+            self._ready.clear()
+            return BACKOFF_FIRST_S
+        return min(backoff * 2, BACKOFF_MAX_S)
 
 
 class _Stall:
@@ -154,12 +152,15 @@ class _Stall:
             self._report()
 
     def sink_down(self, why: str) -> None:
+        if self._down is None:
+            log.warning("sink=%s down: %s; records stay in the outbox, retrying", self.sink, why)
         if self._down != why:
             self._down = why
             self._report()
 
     def sink_ok(self) -> None:
         if self._down is not None:
+            log.info("sink=%s back: delivering again", self.sink)
             self._down = None
             self._report()
 
