@@ -7,6 +7,7 @@ sink that is down delays only its own worker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -69,6 +70,7 @@ class Worker:
         outbox: store.Outbox | None = None
         backoff = BACKOFF_FIRST_S
         stall = _Stall(self.sink.name, self.health)
+        unmarked: list[int] = []  # delivered, not yet marked in the outbox: marked before anything is offered again
         try:
             while True:
                 self._wake.clear()
@@ -77,6 +79,8 @@ class Worker:
                 try:  # every store error is retried: a worker that dies stops its sink for good
                     if outbox is None:
                         outbox = store.Outbox(store.connect(self.db_path), self.sink.name)
+                    outbox.confirm(unmarked)
+                    unmarked = []
                     records = outbox.pending(0, self.batch)
                 except sqlite3.Error as err:
                     stall.store_failed(err, self.db_path)
@@ -87,37 +91,34 @@ class Worker:
                             return
                         self._wake.wait(_IDLE_POLL_S)
                         continue
-                    if self._deliver(outbox, records, stall):
+                    unmarked = self._offer(records, stall)
+                    if len(unmarked) == len(records):
                         backoff = BACKOFF_FIRST_S
-                        continue
+                        continue  # marked at the top of the loop, with the next batch read
                 if self._stopping.is_set():
+                    if outbox is not None and unmarked:
+                        with contextlib.suppress(sqlite3.Error):  # else they go out again next run
+                            outbox.confirm(unmarked)
                     return  # the rest waits in the outbox for the next run
                 backoff = self._back_off(backoff)
         finally:
             if outbox is not None:
                 outbox.db.close()
 
-    def _deliver(self, outbox: store.Outbox, records: list[store.Record], stall: _Stall) -> bool:
-        """Offer records to the sink and mark what it confirmed; True when every one was."""
+    def _offer(self, records: list[store.Record], stall: _Stall) -> list[int]:
+        """The ids of the records the sink confirmed (a prefix of them, or all)."""
         try:
             confirmed = list(self.sink.deliver(records))
         except SinkDown as err:
-            confirmed = []
             stall.sink_down(str(err))
+            return []
         except Exception:  # a sink's bug must not end delivery for good
-            confirmed = []
             log.exception("sink=%s failed", self.sink.name)
             stall.sink_down("internal error: see the bridge's log")
-        try:
-            outbox.confirm(confirmed)
-        except sqlite3.Error as err:
-            # Delivered but not marked: they go out again later (at least once), nothing is lost.
-            stall.store_failed(err, self.db_path)
-            return False
-        if len(confirmed) < len(records):
-            return False
-        stall.sink_ok()
-        return True
+            return []
+        if len(confirmed) == len(records):
+            stall.sink_ok()
+        return confirmed
 
     def _back_off(self, backoff: float) -> float:
         """Wait, then the next wait: the shortest again if the sink said it is back, else twice as long."""

@@ -142,7 +142,9 @@ def test_a_lock_held_by_another_program_stalls_a_worker_that_then_delivers_every
         assert shown.returncode == 0, shown.stderr
         line = next(x for x in shown.stdout.splitlines() if x.startswith("sink jsonl"))
         assert "backlog 5" in line and "stalled since" in line and "locked" in line, line
-        time.sleep(1.0)
+        time.sleep(3 * store.BUSY_TIMEOUT_MS / 1000)  # several retries while the lock is held
+        again = read_health(db)
+        assert again is not None and again["parts"]["sink:jsonl"]["since"] == parts["sink:jsonl"]["since"]  # type: ignore[index]
         blocker.execute("COMMIT")
         wait_for(lambda: store.backlog(sqlite3.connect(db)) == {}, timeout_s=40)
         assert worker._thread is not None and worker._thread.is_alive()
@@ -150,10 +152,12 @@ def test_a_lock_held_by_another_program_stalls_a_worker_that_then_delivers_every
         blocker.close()
         worker.stop(drain_s=1.0)
         health.stop({})
-    fcnts = {json.loads(line)["fcnt"] for line in out.read_text().splitlines()}
-    assert fcnts == set(range(5))  # at least once: a record written before the lock failed may appear twice
+    # Seen in review: every retry offered the same batch again (5 records delivered 30 times) and the
+    # log alternated 'stalled' / 'readable again'. Delivered once, then only the marking is retried.
+    fcnts = sorted(json.loads(line)["fcnt"] for line in out.read_text().splitlines())
+    assert fcnts == list(range(5))
     assert sum("stalled" in r.getMessage() for r in caplog.records) == 1, "once per episode"
-    assert any("readable again" in r.getMessage() for r in caplog.records)
+    assert sum("readable again" in r.getMessage() for r in caplog.records) == 1
 
 
 def damaged_store(tmp_path: Path, pages: range) -> Path:
