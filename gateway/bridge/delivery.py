@@ -53,16 +53,24 @@ class Worker:
         self._wake.set()
 
     def stop(self, drain_s: float = 5.0) -> None:
-        """Deliver what is pending for up to drain_s, then stop; the rest stays in the outbox.
+        """Deliver what is pending for up to drain_s, then stop; the rest stays in the outbox."""
+        self.begin_stop(time.monotonic() + drain_s)
+        self.finish_stop(time.monotonic() + drain_s + 1.0)
 
-        A delivery still waiting on its far end after that (a broker's PUBACKs) is left to its own
-        timeout in a daemon thread: what it did not confirm is in the outbox for the next run.
+    def begin_stop(self, drain_until: float) -> None:
+        """Deliver until drain_until (time.monotonic()), then end: the bridge tells every worker at once."""
+        self._deadline = drain_until
+        self._stopping.set()
+        self._wake.set()
+
+    def finish_stop(self, until: float) -> None:
+        """Wait for the worker until `until` at most, then close the sink.
+
+        A delivery still waiting on its far end then (a broker's PUBACKs) is left to its own timeout
+        in a daemon thread: what it did not confirm is in the outbox for the next run.
         """
         if self._thread is not None:
-            self._deadline = time.monotonic() + drain_s
-            self._stopping.set()
-            self._wake.set()
-            self._thread.join(drain_s + 1.0)
+            self._thread.join(max(0.0, until - time.monotonic()))
             self._thread = None
         self.sink.stop()
 

@@ -22,6 +22,9 @@ from gateway.farm import alerts
 log = logging.getLogger("akker.alerts")
 
 
+STOP_WAIT_S = 1.0  # the most stop() waits for a publish under way (each may wait 10 s for its PUBACK)
+
+
 def alerts_topic(node: str) -> str:
     return f"akker/{node}/alerts"
 
@@ -48,9 +51,10 @@ class AlertPublisher:
         self._thread.start()
 
     def stop(self) -> None:
+        """At once: a publish waiting on a silent broker is left to its own timeout in a daemon thread."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(STOP_WAIT_S)
             self._thread = None
 
     def _run(self) -> None:
@@ -73,6 +77,8 @@ class AlertPublisher:
             by_node.setdefault(str(a["node"]), []).append(a)
         published = 0
         for node, items in by_node.items():
+            if self._stop.is_set():
+                break  # what is left is published at the next start
             payload = json.dumps(items, default=str)
             if self._sent.get(node) == payload:
                 continue

@@ -10,6 +10,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,3 +133,63 @@ def test_a_start_that_fails_never_says_every_frame_is_stored(tmp_path: Path) -> 
     assert out.returncode == 2, out.stderr
     assert "stored" not in out.stderr and "stopped" not in out.stderr, out.stderr
     assert out.stderr.strip().splitlines()[-1].startswith("akker: "), out.stderr
+
+
+class Silent:
+    """A TCP server that accepts and never answers (a hung web hook); as an MQTT broker it answers CONNECT only."""
+
+    def __init__(self, connack: bool) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.connack = connack
+        self.conns: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            if self.connack:
+                conn.recv(4096)  # CONNECT
+                conn.sendall(b"\x20\x02\x00\x00")  # CONNACK, accepted; then silence: no PUBACK ever
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def test_sigterm_stops_within_10_s_while_every_sink_hangs(tmp_path: Path, running: list[Running]) -> None:
+    # Seen in review: a broker that never acknowledges and a web hook that never answers held SIGTERM for
+    # 11.6 s (workers stopped one after another), and the alert publisher for 21 s (a join without limit).
+    register(tmp_path / "farm.db")
+    broker, hook = Silent(connack=True), Silent(connack=False)
+    try:
+        bridge = Running(
+            tmp_path, "--mqtt", f"mqtt://127.0.0.1:{broker.port}", "--webhook", f"http://127.0.0.1:{hook.port}/",
+            "--alerts-every-s", "1",
+        )  # fmt: skip
+        running.append(bridge)
+        bridge.wait_running()
+        forwarder = Forwarder(bridge.port)
+        try:
+            for token in range(3):
+                forwarder.send(push_data(token, report_phy("north-1", token)))
+            forwarder.collect(2.0)
+        finally:
+            forwarder.close()
+        assert forwarder.acked == {0, 1, 2}
+        time.sleep(1.5)  # deliveries and an alert publish under way, each waiting on a silent peer
+        code, took = bridge.terminate()
+    finally:
+        broker.close()
+        hook.close()
+    log = bridge.log.read_text()
+    assert code == 0 and took < 10, (code, took, log)
+    assert "waiting in the outbox: 3 for mqtt, 3 for webhook" in log.strip().splitlines()[-1], log

@@ -163,7 +163,7 @@ class MqttSink:
         if self._connected.is_set():
             info = self.client.publish(status_topic(self.gateway_id), self._status("offline"), qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):  # the last will says offline anyway
-                info.wait_for_publish(2.0)
+                info.wait_for_publish(1.0)  # the bridge's stop has 10 s in all
         self.client.disconnect()
         self.client.loop_stop()
 
