@@ -10,7 +10,8 @@ from gateway.bridge.sinks import Sink
 from gateway.bridge.sinks.jsonl import JsonlSink
 from gateway.bridge.sinks.mqtt import MqttSink
 from gateway.bridge.wiring import VERSION_TEXT
-from gateway.sim.runner import SimConfig, SimError, run, summary_table
+from gateway.sim.results import summary_table
+from gateway.sim.runner import SimConfig, SimError, run
 
 from .errors import CliError
 

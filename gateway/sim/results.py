@@ -1,0 +1,53 @@
+"""What a simulation run returns: per node what it sent and what was delivered, and the table `akker sim` prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class NodeResult:
+    name: str
+    dev_addr: int
+    sent: int = 0
+    airtime_ms: int = 0
+    used_mah: float = 0.0
+    battery_v: float = 0.0
+    charge: float = 0.0
+    days_left: float | None = None
+    delivered: int = 0
+
+
+@dataclass
+class SimResult:
+    nodes: list[NodeResult]
+    heard: int
+    lost: dict[str, int]
+    wall_s: float
+    node_days: float
+    counters: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def delivery_ratio(self) -> float:
+        sent = sum(n.sent for n in self.nodes)
+        return sum(n.delivered for n in self.nodes) / sent if sent else 0.0
+
+
+def summary_table(result: SimResult, days: float) -> str:
+    rows = [["node", "sent", "delivered", "lost", "airtime s/day", "battery V", "battery life, days"]]
+    for n in result.nodes:
+        life = "-" if n.days_left is None else f"{n.days_left:.0f}"
+        rows.append([n.name, str(n.sent), str(n.delivered), str(n.sent - n.delivered),
+                     f"{n.airtime_ms / 1000 / days:.1f}", f"{n.battery_v:.2f}", life])  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+             for r in rows]  # fmt: skip
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    sent = sum(n.sent for n in result.nodes)
+    lines.append("")
+    lines.append(
+        f"delivery ratio {result.delivery_ratio:.1%} ({sum(n.delivered for n in result.nodes)} of {sent});"
+        f" lost below sensitivity {result.lost['weak']}, collided {result.lost['collided']} (receptions);"
+        f" {result.node_days / result.wall_s:.1f} node-days per second"
+    )
+    return "\n".join(lines)
