@@ -6,11 +6,17 @@ state of the store and of every sink (ok, failing or stalled, why, since when)
 in `<db>.health.json`. The file has a fixed size and is overwritten in place,
 so that it can still be updated when the disk is full; a reader that catches
 it half-written reads again. Mode 0600, like everything the bridge writes.
+
+The running bridge holds an exclusive lock on the file: a second bridge on the
+same store refuses to start (two would deliver the same outbox twice), and
+`akker gateway status` tells a running bridge from a killed one by the lock,
+not by a process id that may since belong to another program.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -32,6 +38,10 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class AlreadyRunning(RuntimeError):
+    """Another bridge holds this store; the message names its process."""
+
+
 class Health:
     def __init__(self, db_path: Path, version: str = "") -> None:
         self.path = health_path(db_path)
@@ -41,7 +51,16 @@ class Health:
         self._fd: int | None = None
 
     def start(self) -> None:
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        """Take the store for this bridge (AlreadyRunning if another has it) and write the first state."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            other = read(self.path.parent / self.path.name.removesuffix(".health.json"))
+            pid = other.get("pid", "?") if other else "?"
+            raise AlreadyRunning(f"another bridge (pid {pid}) runs on this store: stop it first") from None
+        self._fd = fd
         os.ftruncate(self._fd, 0)
         os.write(self._fd, b" " * SIZE)  # allocate the blocks now, while there is room for them
         with self._lock:
@@ -89,7 +108,7 @@ def read(db_path: Path) -> dict[str, object] | None:
         with contextlib.suppress(ValueError):
             data = json.loads(text)
             if isinstance(data, dict):
-                if data.get("running") and not _alive(data.get("pid")):
+                if data.get("running") and not _locked(path):
                     data["running"] = False  # killed: it never wrote that it stopped
                     data["killed"] = True
                 return data
@@ -97,13 +116,16 @@ def read(db_path: Path) -> dict[str, object] | None:
     return None
 
 
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
+def _locked(path: Path) -> bool:
+    """True while a bridge holds the file's lock: the kernel drops it when the process ends, however."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
         return True
-    return True
+    finally:
+        os.close(fd)
+    return False

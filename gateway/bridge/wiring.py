@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from firmware.version import VERSION
+from firmware.version import VERSION_TEXT
 from gateway.bridge import store, store_faults
 from gateway.bridge.config import BridgeConfig
 from gateway.bridge.delivery import Worker
-from gateway.bridge.health import Health
+from gateway.bridge.health import AlreadyRunning, Health
 from gateway.bridge.pipeline import Pipeline
 from gateway.bridge.registry import Registry
 from gateway.bridge.sinks import Sink
@@ -30,7 +30,6 @@ from gateway.bridge.sources import Source
 
 log = logging.getLogger("akker.bridge")
 
-VERSION_TEXT = ".".join(str(v) for v in VERSION)
 # SIGTERM to exit: 10 s at most, promised in docs/gateway.md; the sinks' own goodbyes (MQTT's "offline") come
 # after this. systemd waits 90 s, a person at Ctrl-C far less.
 STOP_S = 8.0
@@ -142,7 +141,12 @@ class Bridge:
         nodes = self._check_store()
         if nodes == 0:
             log.warning("no nodes registered: every frame will be rejected; add one with `akker nodes add`")
-        self.health.start()
+        try:
+            self.health.start()
+        except AlreadyRunning as err:
+            raise BridgeFailed(f"{self.db_path}: {err}") from None
+        except OSError as err:
+            raise BridgeFailed(f"cannot write {self.health.path} ({err.strerror}): check that folder") from None
         self._started.append(self.health)
         self.pipeline.start()
         self._started.append(self.pipeline)

@@ -6,6 +6,8 @@ packet forwarder played over real UDP.
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import socket
 import sqlite3
@@ -193,3 +195,28 @@ def test_sigterm_stops_within_10_s_while_every_sink_hangs(tmp_path: Path, runnin
     log = bridge.log.read_text()
     assert code == 0 and took < 10, (code, took, log)
     assert "waiting in the outbox: 3 for mqtt, 3 for webhook" in log.strip().splitlines()[-1], log
+
+
+def test_one_bridge_per_store_and_status_knows_a_killed_one(tmp_path: Path, running: list[Running]) -> None:
+    # Seen in review: a second bridge on the same store (another port) overwrote the first one's state, so
+    # status said "stopped" of a running bridge; and a killed bridge whose pid was reused read as running.
+    register(tmp_path / "farm.db")
+    first = Running(tmp_path)
+    running.append(first)
+    first.wait_running()
+    second = subprocess.run(
+        [AKKER, "gateway", "run", "--db", str(first.db), "--udp", f"127.0.0.1:{udp_free_port()}"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert second.returncode == 2, second.stderr
+    assert f"another bridge (pid {first.proc.pid}) runs on this store" in second.stderr.splitlines()[-1]
+    status = subprocess.run([AKKER, "gateway", "status", "--db", str(first.db)], capture_output=True, text=True)
+    assert f"running (pid {first.proc.pid}," in status.stdout, status.stdout
+    first.proc.kill()
+    first.proc.wait()
+    health = tmp_path / "farm.db.health.json"
+    state = json.loads(health.read_text())
+    state["pid"] = os.getpid()  # a live process of another program under the dead bridge's pid
+    health.write_text(json.dumps(state))
+    status = subprocess.run([AKKER, "gateway", "status", "--db", str(first.db)], capture_output=True, text=True)
+    assert "not running: it was killed" in status.stdout, status.stdout
