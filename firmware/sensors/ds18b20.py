@@ -3,7 +3,7 @@
 Datasheet: Maxim DS18B20 "Programmable Resolution 1-Wire Digital Thermometer",
 19-7487 rev. 6 (7/19), cited as DS. The bus object follows MicroPython's
 onewire.OneWire (reset, writebyte, readinto, select_rom, scan, crc8), so the
-driver runs on a board and against firmware/sim/buses.py alike.
+driver runs on a board and against firmware/sim/onewire.py alike.
 """
 
 from micropython import const

@@ -11,10 +11,12 @@ a real-time clock instead (firmware/sim/gateway_run.py).
 
 from micropython import const
 
-from .buses import SimADC, SimDS18B20, SimI2C, SimOneWire, SimSHT4x, make_rom
+from .adc import SimADC
 from .clock import SimClock
 from .field import Field
+from .i2c import SimI2C, SimSHT4x
 from .modem import SimModem
+from .onewire import SimDS18B20, SimOneWire, make_rom
 
 # const(): inlined, so no global name (nor its qstr) is left at run time; see sim/modem.py for why it matters.
 _BATTERY_DIVIDER = const(2.0)  # boards/sim.json

@@ -1,4 +1,4 @@
-"""Runs under MicroPython: the sensor drivers against firmware/sim/buses.py; prints "ok N" or raises.
+"""Runs under MicroPython: the sensor drivers against the simulated buses in firmware/sim/; prints "ok N" or raises.
 
 The same scenarios as test_sensors.py, on the interpreter the node runs:
 datasheet CRC examples and conversion points, and each failure path.
@@ -10,8 +10,10 @@ from firmware.sensors.ds18b20 import DS18B20
 from firmware.sensors.sht import SHT3x, SHT4x, crc8
 from firmware.sensors.soil_moisture import SoilMoisture
 from firmware.sensors.trap import TrapCounter
-from firmware.sim.buses import SimADC, SimDS18B20, SimI2C, SimOneWire, SimSHT3x, SimSHT4x, make_rom, maxim_crc8
+from firmware.sim.adc import SimADC
 from firmware.sim.clock import SimClock
+from firmware.sim.i2c import SimI2C, SimSHT3x, SimSHT4x
+from firmware.sim.onewire import SimDS18B20, SimOneWire, make_rom, maxim_crc8
 
 checks = [0]
 

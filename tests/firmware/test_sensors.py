@@ -18,17 +18,10 @@ from firmware.sensors.ds18b20 import DS18B20
 from firmware.sensors.sht import SHT3x, SHT4x, crc8
 from firmware.sensors.soil_moisture import SoilMoisture
 from firmware.sensors.trap import TrapCounter
-from firmware.sim.buses import (
-    SimADC,
-    SimDS18B20,
-    SimI2C,
-    SimOneWire,
-    SimSHT3x,
-    SimSHT4x,
-    make_rom,
-    maxim_crc8,
-)
+from firmware.sim.adc import SimADC
 from firmware.sim.clock import SimClock
+from firmware.sim.i2c import SimI2C, SimSHT3x, SimSHT4x
+from firmware.sim.onewire import SimDS18B20, SimOneWire, make_rom, maxim_crc8
 from tests.micropython import runner
 
 
