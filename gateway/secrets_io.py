@@ -15,7 +15,6 @@ import secrets
 import sys
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import urlsplit, urlunsplit
 
 ABP_KEYS = ("nwk_skey", "app_skey")
 OTAA_KEYS = ("app_key",)
@@ -26,22 +25,25 @@ class SecretError(ValueError):
 
 
 def mask_url(url: str) -> str:
-    """The URL as it may be shown: `user:****@host`; anything that does not parse is shown as `<url>`."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        host = parts.netloc.rpartition("@")[2]
-        return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:****@{host}"))
-    except ValueError:
-        return "<url>"
+    """The URL as it may be shown: `user:****@host`, and `?****` for a query (it may carry a token).
+
+    Done on the text, not on urlsplit's reading of it: a password with `#` or `?` in it
+    ends urlsplit's user part early and would be shown in full.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "<url>" if "@" in url else url
+    userinfo, at, hostpart = rest.rpartition("@")
+    if at and ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":****"
+    host, q, _query = hostpart.partition("?")
+    return f"{scheme}://{userinfo}{at}{host}{'?****' if q else ''}"
 
 
 def url_has_password(url: str) -> bool:
-    try:
-        return urlsplit(url).password is not None
-    except ValueError:
-        return False
+    _, sep, rest = url.partition("://")
+    userinfo, at, _ = rest.rpartition("@")
+    return bool(sep and at and ":" in userinfo)
 
 
 def read_password_file(path: Path, what: str) -> str:

@@ -103,6 +103,11 @@ def test_a_bad_keys_file_is_named_without_showing_what_it_holds(tmp_path: Path, 
 def test_no_message_or_repr_shows_a_password() -> None:
     url = f"mqtt://farm:{PASSWORD}@broker.example:1883"
     assert mask_url(url) == "mqtt://farm:****@broker.example:1883"
+    # Seen in review: a '#' in the password ended urlsplit's user part, and the whole URL was shown.
+    assert mask_url("mqt://bob:pa#ss99@h:1883") == "mqt://bob:****@h:1883"
+    assert mask_url("ftp://al:hk#55@h/p") == "ftp://al:****@h/p"
+    assert mask_url("https://alice:pw@h/p?token=tok3n42") == "https://alice:****@h/p?****"
+    assert mask_url("mqtt://h:1883") == "mqtt://h:1883"
     assert PASSWORD not in repr(parse_url(url)) and PASSWORD not in str(parse_url(url))
     cfg = BridgeConfig(db=Path("x.db"), mqtt=url, mqtt_password=PASSWORD, webhook=f"https://u:{PASSWORD}@h/")
     assert PASSWORD not in repr(cfg)
@@ -113,12 +118,13 @@ def test_no_message_or_repr_shows_a_password() -> None:
 
 def test_a_wrong_url_scheme_never_echoes_the_password(tmp_path: Path) -> None:
     for flag in ("--mqtt", "--webhook"):
-        out = akker(
-            "gateway", "run", "--db", str(tmp_path / "x.db"), "--udp", "127.0.0.1:0",
-            flag, f"ftp://farm:{PASSWORD}@broker.example",
-        )  # fmt: skip
-        assert out.returncode == 2 and "farm:****@" in out.stderr, out.stderr
-        assert PASSWORD not in out.stderr
+        for password in (PASSWORD, PASSWORD + "#x"):
+            out = akker(
+                "gateway", "run", "--db", str(tmp_path / "x.db"), "--udp", "127.0.0.1:0",
+                flag, f"ftp://farm:{password}@broker.example",
+            )  # fmt: skip
+            assert out.returncode == 2 and "farm:****@" in out.stderr, out.stderr
+            assert PASSWORD not in out.stderr
 
 
 def run_bridge(tmp_path: Path, broker: Mosquitto, *args: str, **kw: object) -> str:
