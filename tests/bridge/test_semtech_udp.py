@@ -18,7 +18,7 @@ from gateway.bridge.sources.semtech_packets import (
     pull_ack,
     push_ack,
 )
-from gateway.bridge.sources.semtech_udp import SemtechUdpSource
+from gateway.bridge.sources.semtech_udp import MAX_ROUTES, SemtechUdpSource
 from tests.bridge.semtech_kit import EUI, EUI_HEX, PHY_A, PHY_B, STAT, header, pull, push, rxpk
 
 # ------------------------------------------------------------------ the socket loop
@@ -165,6 +165,22 @@ def test_pull_data_is_answered_at_once_and_its_route_remembered(
     assert route.version == 2
     assert intake.counts() == {"udp_datagrams": 1, "udp_pull": 1}
     assert intake.submitted.empty()
+
+
+def test_made_up_gateways_cost_bounded_memory_and_log(
+    udp: tuple[SemtechUdpSource, FakeIntake, Gateway], udp_log: pytest.LogCaptureFixture
+) -> None:
+    # Seen in review: 200,000 PULL_DATA under made-up EUIs grew RSS from 39 to 66 MB and wrote an info
+    # line each (3.2 times the input); one EUI from two alternating ports logged every datagram too.
+    source, _, gw = udp
+    n = MAX_ROUTES + 500
+    for i in range(n):
+        gw.send(header(0x02, i & 0xFFFF) + (0xAA555A0000100000 + i).to_bytes(8, "big"))
+        assert len(gw.recv()) == 4  # PULL_ACK: each read before the next is sent
+    assert len(source.routes) == MAX_ROUTES
+    assert f"{0xAA555A0000100000 + n - 1:016x}" in source.routes  # the newest kept, the oldest gone
+    lines = [r for r in udp_log.records if "gateway_route" in r.getMessage()]
+    assert len(lines) <= 2, len(lines)
 
 
 def test_malformed_datagrams_are_counted_and_not_acked(

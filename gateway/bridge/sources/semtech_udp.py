@@ -14,6 +14,7 @@ import json
 import logging
 import socket
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,6 +49,9 @@ class GatewayRoute:
     seen_at: datetime
 
 
+MAX_ROUTES = 1024  # gateways remembered for downlinks; a farm's, or a cooperative's, are far fewer
+
+
 class SemtechUdpSource:
     name = "udp"
 
@@ -58,7 +62,8 @@ class SemtechUdpSource:
         self._lock = threading.Lock()  # the pipeline thread sends ACKs; stop() must not close the socket under it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._routes: dict[str, GatewayRoute] = {}
+        # Most recently heard last: a flood of made-up EUIs pushes out the oldest, never grows memory.
+        self._routes: OrderedDict[str, GatewayRoute] = OrderedDict()
         # Anyone can send us datagrams: their warnings are limited per event, so a flood is a count, not a log.
         self._warnings = LogLimit(log)
 
@@ -170,10 +175,16 @@ class SemtechUdpSource:
     def _remember(self, packet: PullData, addr: tuple[Any, ...]) -> None:
         route = GatewayRoute(addr, packet.version, UplinkFrame.now())
         with self._lock:
-            old = self._routes.get(packet.gateway)
+            old = self._routes.pop(packet.gateway, None)
             self._routes[packet.gateway] = route
+            while len(self._routes) > MAX_ROUTES:
+                self._routes.popitem(last=False)
         if old is None or old.address != addr:
-            log.info("gateway_route gateway=%s address=%s version=%d", packet.gateway, _fmt(addr), packet.version)
+            # Anyone can send a PULL_DATA: a new route is news, a flood of them one summary per interval.
+            self._warnings.log(
+                logging.INFO, "gateway_route", "gateway=%s address=%s version=%d", packet.gateway, _fmt(addr),
+                packet.version,
+            )  # fmt: skip
 
     def _send(self, data: bytes, addr: tuple[Any, ...], what: str, token: int) -> None:
         """Send an ACK; from the loop (PULL_ACK) or from the pipeline's thread (PUSH_ACK)."""
