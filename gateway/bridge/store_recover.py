@@ -12,6 +12,7 @@ nodes' keys and counters included, comes over. The damaged file is only read.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,10 +29,16 @@ _QUERIES = 20000  # per table: a damaged interior page can fail every range belo
 class Recovered:
     copied: dict[str, int] = field(default_factory=dict)
     lost_ranges: dict[str, int] = field(default_factory=dict)  # key ranges that could not be read, per table
+    requeued: dict[str, int] = field(default_factory=dict)  # per sink: records queued again (outbox unreadable)
+    unsure: list[str] = field(default_factory=list)  # sinks whose outbox could not be read and were not named
 
 
-def recover(src: Path, dst: Path) -> Recovered:
-    """Copy src's readable rows into dst, a new store; FileExistsError if dst exists."""
+def recover(src: Path, dst: Path, sinks: Sequence[str] = ()) -> Recovered:
+    """Copy src's readable rows into dst, a new store; FileExistsError if dst exists.
+
+    sinks: the sinks the bridge delivers to. Where the outbox cannot be read, the records there are
+    queued again for these and for every sink the store shows (a delivery counter, a readable row).
+    """
     if dst.exists():
         raise FileExistsError(dst)
     old = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
@@ -45,7 +52,7 @@ def recover(src: Path, dst: Path) -> Recovered:
             copy = _Copy(old, new, table, columns, result)
             lo, hi = (0, top) if table == "records" else (-_TOP, _TOP)
             copy.range(f"{key} BETWEEN ? AND ?", (), lo, hi)
-        _outbox(old, new, result, top)
+        _outbox(old, new, result, top, set(sinks))
         new.execute("COMMIT")
     finally:
         old.close()
@@ -101,13 +108,11 @@ def _last_record_id(old: sqlite3.Connection) -> int:
     return _TOP
 
 
-def _outbox(old: sqlite3.Connection, new: sqlite3.Connection, result: Recovered, top: int) -> None:
+def _outbox(old: sqlite3.Connection, new: sqlite3.Connection, result: Recovered, top: int, named: set[str]) -> None:
     """The outbox is keyed by (sink, record_id): one range walk per sink the store may have had."""
-    sinks = set(_SINKS)
     names = [str(n) for (n,) in new.execute("SELECT name FROM counters")]
-    sinks |= {n[len("delivered_") :] for n in names if n.startswith("delivered_")}
-    known = {n[len("delivered_") :] for n in names if n.startswith("delivered_")}
-    for sink in sorted(sinks):
+    known = {n[len("delivered_") :] for n in names if n.startswith("delivered_")} | named
+    for sink in sorted(set(_SINKS) | known):
         copy = _Copy(old, new, "outbox", ["sink", "record_id"], result)
         copy.range("sink = ? AND record_id BETWEEN ? AND ?", (sink,), 0, top)
         if new.execute("SELECT 1 FROM outbox WHERE sink = ? LIMIT 1", (sink,)).fetchone():
@@ -115,8 +120,13 @@ def _outbox(old: sqlite3.Connection, new: sqlite3.Connection, result: Recovered,
         if sink in known:
             # Whether these were delivered cannot be read: at least once means they go out again.
             for a, b in copy.lost:
-                new.execute(
+                cur = new.execute(
                     "INSERT OR IGNORE INTO outbox (sink, record_id)"
                     " SELECT ?, id FROM records WHERE error IS NULL AND id BETWEEN ? AND ?",
                     (sink, a, b),
                 )
+                result.requeued[sink] = result.requeued.get(sink, 0) + max(cur.rowcount, 0)
+        elif copy.lost:
+            result.unsure.append(sink)
+    # Rows for records lost with the damaged pages would count as a backlog that can never be delivered.
+    new.execute("DELETE FROM outbox WHERE record_id NOT IN (SELECT id FROM records)")

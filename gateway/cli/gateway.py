@@ -33,6 +33,13 @@ def add_gateway_args(p: argparse.ArgumentParser) -> None:
     recover = sub.add_parser("recover", help="copy what a damaged store still holds into a new one")
     recover.add_argument("--db", required=True, type=Path, help="the damaged store (only read)")
     recover.add_argument("--into", required=True, type=Path, help="the new store to create")
+    recover.add_argument(
+        "--sinks",
+        default="",
+        metavar="NAMES",
+        help="the sinks the bridge delivers to, e.g. mqtt,jsonl: where the outbox cannot be read, their records "
+        "are queued again",
+    )
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
@@ -50,7 +57,7 @@ def _recover(args: argparse.Namespace) -> int:
         raise CliError(f"{args.db} does not exist: give the --db the bridge refused")
     os.umask(0o077)  # the new store holds the nodes' keys
     try:
-        result = recover(args.db, args.into)
+        result = recover(args.db, args.into, [n for n in args.sinks.split(",") if n])
     except FileExistsError:
         raise CliError(f"{args.into} already exists: give --into a new file name") from None
     except sqlite3.DatabaseError as err:
@@ -64,8 +71,14 @@ def _recover(args: argparse.Namespace) -> int:
     if lost.get("records") or lost.get("nodes"):
         ranges = f"{lost.get('records', 0)} record ranges, {lost.get('nodes', 0)} node ranges"
         print(f"lost: what sat in damaged pages ({ranges})")
-    if lost.get("outbox"):
-        print("the outbox was partly unreadable: the records there go to their sinks again (at least once)")
+    for sink, n in sorted(result.requeued.items()):
+        print(f"the outbox of {sink} was partly unreadable: {n} records there go to it again (at least once)")
+    if result.unsure:
+        names = ",".join(result.unsure)
+        print(
+            f"the outbox was unreadable where it may have held records for {names}: if the bridge delivers"
+            f" to them, recover again into a new file with --sinks {names} (or the sinks it uses)"
+        )
     print(f"next: akker gateway run --db {args.into} ... (the same settings as before)")
     return 0
 

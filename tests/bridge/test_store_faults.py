@@ -160,11 +160,11 @@ def test_a_lock_held_by_another_program_stalls_a_worker_that_then_delivers_every
     assert sum("readable again" in r.getMessage() for r in caplog.records) == 1
 
 
-def damaged_store(tmp_path: Path, pages: range) -> Path:
+def damaged_store(tmp_path: Path, pages: range, sinks: tuple[str, ...] = ("jsonl",)) -> Path:
     """A bridge store of a few hundred records whose pages `pages` (1-based) are overwritten with garbage."""
     db = tmp_path / "farm.db"
     register(db)
-    p = Pipeline(db, ["jsonl"])
+    p = Pipeline(db, list(sinks))
     assert set(p.process([frame(report_phy("north-1", f), at=later(f)) for f in range(600)])) == {"accepted"}
     p.stop()
     check = sqlite3.connect(db)
@@ -239,3 +239,22 @@ def test_recovering_an_undamaged_store_copies_all_of_it(tmp_path: Path) -> None:
     old, new = sqlite3.connect(db), sqlite3.connect(tmp_path / "copy.db")
     for table in ("nodes", "records", "outbox", "counters"):
         assert old.execute(f"SELECT * FROM {table}").fetchall() == new.execute(f"SELECT * FROM {table}").fetchall()
+
+
+def test_recovery_queues_again_what_an_unreadable_outbox_held_for_every_sink_named(tmp_path: Path) -> None:
+    # Seen in review: mqtt had never delivered (no counter) and its outbox rows sat in damaged pages, so the
+    # recovered store queued nothing for it while saying the records would go out again.
+    db = damaged_store(tmp_path, range(20, 50), sinks=("jsonl", "mqtt"))
+    out = subprocess.run([AKKER, "gateway", "recover", "--db", str(db), "--into", str(tmp_path / "a.db")],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0 and "--sinks" in out.stdout, out.stdout
+    out = subprocess.run(
+        [AKKER, "gateway", "recover", "--db", str(db), "--into", str(tmp_path / "b.db"), "--sinks", "jsonl,mqtt"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    new = sqlite3.connect(tmp_path / "b.db")
+    records = {i for (i,) in new.execute("SELECT id FROM records WHERE error IS NULL")}
+    for sink in ("jsonl", "mqtt"):  # nothing was ever delivered: every recovered record is owed to both
+        queued = {i for (i,) in new.execute("SELECT record_id FROM outbox WHERE sink = ?", (sink,))}
+        assert queued == records, (sink, len(queued), len(records))
