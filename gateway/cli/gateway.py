@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway import logs
-from gateway.bridge import health, store
+from gateway.bridge import health, store, store_faults
 from gateway.bridge.config import BridgeConfig, ConfigError, add_arguments, resolve, warnings
 from gateway.bridge.registry import Registry, RegistryError
 
@@ -193,6 +193,9 @@ def _status(args: argparse.Namespace) -> int:
     try:
         report = status_report(db, args.db)
     except sqlite3.Error as err:
+        fault = store_faults.classify(err, args.db)
+        if fault.kind in ("locked", "corrupt", "io"):
+            raise CliError(f"{args.db}: {fault.words} ({err}): {fault.advice}") from None
         raise CliError(f"{args.db} is not a bridge database ({err}): give the --db of `akker gateway run`") from None
     finally:
         db.close()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
 from gateway import secrets_io
+from gateway.bridge import store_faults
 from gateway.bridge.registry import Registry, RegistryError, open_db
 
 from .errors import CliError
@@ -57,6 +59,9 @@ def cmd_nodes(args: argparse.Namespace) -> int:
         return _list(args)
     except RegistryError as err:
         raise CliError(str(err)) from None
+    except sqlite3.Error as err:  # locked by a bridge mid-transaction for long, a full disk, a damaged file
+        fault = store_faults.classify(err, args.db)
+        raise CliError(f"{args.db}: {fault.words} ({err}): {fault.advice}") from None
 
 
 def _keys(args: argparse.Namespace) -> tuple[bytes, bytes]:

@@ -13,6 +13,7 @@ import logging
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from gateway.bridge.sinks import SinkDown
 from gateway.bridge.store import Record
@@ -31,6 +32,14 @@ class WebhookSink:
     def __init__(self, url: str, headers: dict[str, str] | None = None, timeout_s: float = TIMEOUT_S) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"webhook URL {mask_url(url)!r} must start with http:// or https://")
+        try:
+            ok = bool(urlsplit(url).hostname) and (urlsplit(url).port or 1) > 0
+        except ValueError:  # a port that is not a number in 0..65535
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"webhook URL {mask_url(url)!r}: give a host and a port 1..65535, e.g. https://example.org/hook"
+            )
         self.url = url
         self.headers = {"Content-Type": "application/json", "User-Agent": "akker-bridge", **(headers or {})}
         self.timeout_s = timeout_s
