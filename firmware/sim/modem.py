@@ -5,25 +5,15 @@ get_time_on_air_us behave as the lora.SX1262 sync driver's do from the
 caller's side; sending advances the clock by the packet's time on air and
 records the packet. Faults: fail_next=N makes the next N sends raise OSError;
 hang=True makes a send take 60 s and raise, as a chip stuck in TX would.
-Reception comes from the air file (air=PATH): its format, and the receive
-side itself, are in firmware/sim/air.py, loaded when the modem first receives.
-A node never receives, and its desktop heap test has no room for anything
-more (every name a loaded module adds is a qstr, and the node's qstr pool is
-full: one more name allocates the next pool, 7.7 KB).
+Reception comes from the air file (air=PATH): its format, the receive side
+and the packets it returns (RxPacket) are in firmware/sim/air.py, loaded when
+the modem first receives; air.py imports nothing from here. A node never
+receives, and its desktop heap test has no room for anything more (every name
+a loaded module adds is a qstr, and the node's qstr pool is full: one more
+name allocates the next pool, 7.7 KB).
 """
 
 from ..airtime import time_on_air_us
-
-
-class RxPacket(bytearray):
-    """What recv() returns on a board: bytes with reception metadata (snr in dB x 4, as the driver)."""
-
-    def __init__(self, data=b"", ticks_ms=0, rssi=-120, snr=0, crc_error=False):
-        super().__init__(data)
-        self.ticks_ms = ticks_ms
-        self.rssi = rssi
-        self.snr = snr
-        self.crc_error = crc_error
 
 
 class SimModem:
