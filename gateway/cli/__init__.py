@@ -10,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from firmware.version import VERSION_TEXT
+
 from . import codec, deploy, flash, gateway, node, nodes, provision, sim
 from .calibrate import add_calibrate_args, cmd_calibrate
 from .check import add_check_args, cmd_check
@@ -43,6 +45,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handle
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="akker", description="Akker: LoRa sensor nodes for arable farms.")
+    parser.add_argument("--version", action="version", version=f"akker {VERSION_TEXT}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (help_text, add_args, _handler) in COMMANDS.items():
         add_args(sub.add_parser(name, help=help_text, description=help_text))

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from firmware.version import VERSION_TEXT
 from gateway.bridge.sinks import SinkDown
 from gateway.bridge.store import Record
 from gateway.secrets_io import mask_url
@@ -89,7 +90,7 @@ class MqttSink:
         gateway_id: str,
         ca_file: str | None = None,
         ha_discovery: bool = False,
-        version: str = "",
+        version: str = VERSION_TEXT,
         password: str | None = None,
     ) -> None:
         self.broker = parse_url(url)
