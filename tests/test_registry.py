@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,27 @@ def test_akker_nodes_add_refuses_a_name_the_dashboard_could_not_show(tmp_path: P
     result = add(tmp_path / "bridge.db", "nörth²")
     assert result.returncode == 2 and "ASCII letters, digits, - or _" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_store_locked_by_another_program_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    # Seen in review: `akker nodes add` on a store another program held locked printed a traceback.
+    db = tmp_path / "bridge.db"
+    assert add(db).returncode == 0
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        result = add(db, "north-4", "26011bdc")
+    finally:
+        blocker.close()
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("akker: ") and "locked by another program" in result.stderr
+
+
+def test_a_reader_that_stops_reading_is_no_error(tmp_path: Path) -> None:
+    db = tmp_path / "bridge.db"
+    registry = Registry(open_db(db))
+    for i in range(2000):  # more than a pipe holds, so that the writer meets the closed pipe
+        registry.add(f"n{i}", 0x26010000 + i, bytes(range(16)), bytes(range(1, 17)))
+    # `akker nodes list | head -1`: the pipe closes under the writer.
+    out = subprocess.run(f"{AKKER} nodes list --db {db} | head -1", shell=True, capture_output=True, text=True)
+    assert out.stderr == "" and out.stdout.startswith("name=n0"), out.stderr

@@ -7,6 +7,7 @@ person must fix; only ``main`` turns that into ``akker: <message>`` and exit 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -63,3 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("akker: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `akker ... | head`: the reader has what it wanted. Python would print a traceback at exit
+        # while flushing stdout, so stdout goes to /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
