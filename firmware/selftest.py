@@ -107,7 +107,7 @@ def _config_summary(cfg):
 
 def _sensors(board, cfg, checks):
     """A live reading from every sensor the config lists, built as the node cycle builds them."""
-    from .node import Sensors
+    from .sensors.fitted import Sensors
 
     board.power_sensors(True)
     try:

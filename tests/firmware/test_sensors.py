@@ -15,6 +15,7 @@ import pytest
 
 from firmware.sensors.battery import Battery
 from firmware.sensors.ds18b20 import DS18B20
+from firmware.sensors.fitted import Sensors
 from firmware.sensors.sht import SHT3x, SHT4x, crc8
 from firmware.sensors.soil_moisture import SoilMoisture
 from firmware.sensors.trap import TrapCounter
@@ -508,6 +509,68 @@ def test_trap_read_is_a_copy_and_reset_clears_one_trap() -> None:
     assert seen == [5, 9]
     trap.reset(1)
     assert counts == [5, 0]
+
+
+# ---------------------------------------------------------------- the fitted sensors: one report sample
+
+
+class Log:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+
+
+class Board:
+    """What Sensors asks of a board, on the simulated buses: an SHT4x, one DS18B20 and a 2:1 battery divider."""
+
+    battery_divider = 2.0
+
+    def __init__(self, air_c: float, soil_c: float, battery_v: float) -> None:
+        self.clock = SimClock()
+        self._i2c = SimI2C({0x44: SimSHT4x(air_c, 50.0)})
+        self._onewire = SimOneWire([SimDS18B20(make_rom(1), soil_c)])
+        self._battery = SimADC(uv=round(battery_v / self.battery_divider * 1_000_000))
+
+    def i2c(self) -> SimI2C:
+        return self._i2c
+
+    def onewire(self) -> SimOneWire:
+        return self._onewire
+
+    def battery_adc(self) -> SimADC:
+        return self._battery
+
+    def battery_enable(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("air_c", "soil_c", "battery_v", "expected", "faults"),
+    [
+        # docs/payload-format.md 3.1: temperatures -40.0..85.0 °C, battery 2.00..4.55 V; docs/firmware.md,
+        # "The cycle": a reading outside is a fault, except the battery, which reads above 4.55 V on a
+        # charger and is reported as 4.55.
+        (84.9, 84.5, 4.5, (84.9, 84.5, 4.5), 0),
+        (-39.9, -39.5, 2.0, (-39.9, -39.5, 2.0), 0),
+        (85.2, 90.0, 4.6, (None, None, 4.55), 2),
+        (-40.2, -45.0, 1.9, (None, None, None), 3),
+    ],
+)
+def test_fitted_sensors_refuse_readings_outside_the_report_ranges(
+    air_c: float, soil_c: float, battery_v: float, expected: tuple[float | None, ...], faults: int
+) -> None:
+    cfg = {"sensors": {"soil_moisture": [], "soil_temp": 1, "air": "sht4x", "traps": 0, "battery": True}}
+    log = Log()
+    sensors = Sensors(Board(air_c, soil_c, battery_v), cfg, log)
+    sample = sensors.read([0, 0])
+    air, soil, battery = expected
+    assert sample["air_temp_c"] == (None if air is None else pytest.approx(air, abs=0.01))
+    assert sample["soil_temp_c"] == [None if soil is None else pytest.approx(soil)]
+    assert sample["battery_v"] == (None if battery is None else pytest.approx(battery))
+    assert sample["air_rh_pct"] == pytest.approx(50.0, abs=0.01)
+    assert sensors.errors == faults and len(log.lines) == faults, log.lines
 
 
 # ---------------------------------------------------------------- the same drivers under MicroPython
