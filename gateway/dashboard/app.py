@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from gateway.bridge import store
+from gateway.bridge.log_limit import LogLimit
 from gateway.bridge.registry import NODE_NAME_RULE, valid_node_name
 from gateway.farm.alerts import AlertConfig
 
@@ -44,6 +45,7 @@ class App:
         self.db_path = db_path
         self.config = config
         self.now = now
+        self._warnings = LogLimit(log)
         self.static = {p.relative_to(STATIC_DIR).as_posix(): p for p in sorted(STATIC_DIR.rglob("*")) if p.is_file()}
         self.routes: tuple[tuple[re.Pattern[str], Handler], ...] = (
             (re.compile(r"/"), self.page_overview),
@@ -137,5 +139,6 @@ class App:
             db.close()
 
     def _unreadable(self, err: Exception, unreadable: Callable[[str], Response]) -> Response:
-        log.warning("dashboard: cannot read %s: %s", self.db_path, err)
+        # Every page and API call asks again: a store that stays unreadable is one summary per interval.
+        self._warnings.warning("dashboard_store_unreadable", "db=%s detail=%r", self.db_path, str(err))
         return unreadable(f"{self.db_path} cannot be read as a bridge database ({err})")

@@ -203,3 +203,27 @@ def test_akker_dashboard_refuses_what_it_cannot_use(farm_db: Path, args: list[st
     result = subprocess.run([AKKER, "dashboard", "--db", str(farm_db), *args],
                             capture_output=True, text=True, timeout=30)  # fmt: skip
     assert result.returncode == 2 and message in result.stderr and result.stderr.startswith("akker: ")
+
+
+def test_a_store_that_stays_unreadable_is_one_line_per_interval_not_one_per_request(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Seen in review: every request logged "cannot read ...", so a page left open filled the log.
+    import logging
+
+    from gateway.dashboard.app import App
+    from gateway.farm.alerts import default_config
+
+    folder = tmp_path / "not-a-db"
+    folder.mkdir()  # sqlite cannot open a folder: every read fails
+    app = App(folder, default_config(), lambda: NOW)
+    logger = logging.getLogger("akker.dashboard")
+    logger.addHandler(caplog.handler)
+    try:
+        answers = [app.handle("GET", "/api/nodes") for _ in range(200)]
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert all(a.status == 200 and b"cannot be read" in a.body for a in answers)
+    # caplog may see a record twice (its own handler, and ours for when propagation is off): count records once.
+    lines = {id(r): r for r in caplog.records if "dashboard_store_unreadable" in r.getMessage()}
+    assert len(lines) == 1, [r.getMessage() for r in lines.values()]
