@@ -9,7 +9,8 @@ NODE_STAMP := tests/js/node_modules/.installed
 
 .PHONY: system-deps demo-system-deps setup test lint bench clean flash deploy demo
 
-$(STAMP): requirements-dev.txt pyproject.toml
+# firmware/version.py is the package version (pyproject reads it): a new version means a new install.
+$(STAMP): requirements-dev.txt pyproject.toml firmware/version.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
