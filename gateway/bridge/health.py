@@ -25,6 +25,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from firmware.version import VERSION_TEXT
+
 log = logging.getLogger("akker.health")
 
 SIZE = 8192  # bytes: room for the store and a dozen sinks with their reasons
@@ -43,7 +45,7 @@ class AlreadyRunning(RuntimeError):
 
 
 class Health:
-    def __init__(self, db_path: Path, version: str = "") -> None:
+    def __init__(self, db_path: Path, version: str = VERSION_TEXT) -> None:
         self.path = health_path(db_path)
         self._lock = threading.Lock()
         self._state: dict[str, object] = {"pid": os.getpid(), "version": version, "running": False}
