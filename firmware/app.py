@@ -11,7 +11,6 @@ import gc
 from micropython import const
 
 from .ringlog import RingLog
-from .state import FlashStore, NodeState, StateError
 from .unload import unload
 
 _WDT_MS = const(30000)  # longest stretch between two feeds: a DS18B20 conversion plus an SF12 frame
@@ -64,6 +63,7 @@ def main(board, root=None):
     from .dutycycle import DutyCycle
     from .node import Node, config_crc
     from .radio import Radio
+    from .state import FlashStore, NodeState, StateError  # with the report's field table: nodes only
 
     wdt = board.watchdog(_WDT_MS)
     state = NodeState()

@@ -18,13 +18,13 @@ import os
 from binascii import crc32
 
 from micropython import const
+from payload_codec.report_layout import KEY
 
 FCNT_BLOCK = const(32)  # counters reserved per flash write: one write every 32 frames
 MAX_PENDING = const(8)  # samples kept for the next uplink (the report's limit)
 _SLOTS = ("state.0", "state.1")
-# Short keys for samples held in RTC memory (2 KB on ESP32: eight samples with
-# the report's long key names would not fit beside the rest).
-_LONG = ("soil_moisture_pct", "soil_temp_c", "air_temp_c", "air_rh_pct", "insect_count", "battery_v")
+# Short keys for samples held in RTC memory, one per field of the report's table (KEY) in its
+# order (2 KB on ESP32: eight samples with the report's long key names would not fit beside the rest).
 _SHORT = ("m", "s", "a", "h", "i", "b")
 
 
@@ -206,9 +206,9 @@ class NodeState:
     def add_sample(self, time_ms, sample):
         """Queue a report sample (without age_s) taken at time_ms."""
         short = {}
-        for i in range(len(_LONG)):
-            if _LONG[i] in sample:
-                short[_SHORT[i]] = sample[_LONG[i]]
+        for i in range(len(KEY)):
+            if KEY[i] in sample:
+                short[_SHORT[i]] = sample[KEY[i]]
         self.pending.append([time_ms, short])
         if len(self.pending) > MAX_PENDING:
             self.pending.pop(0)  # a long radio outage: keep the newest readings
@@ -220,6 +220,6 @@ class NodeState:
             sample = {"age_s": min(86399, max(0, (now_ms - time_ms) // 1000))}
             for i in range(len(_SHORT)):
                 if _SHORT[i] in short:
-                    sample[_LONG[i]] = short[_SHORT[i]]
+                    sample[KEY[i]] = short[_SHORT[i]]
             out.append(sample)
         return out

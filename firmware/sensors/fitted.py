@@ -6,10 +6,10 @@ still goes out (docs/firmware.md, "The cycle", step 5). Drivers are imported
 only when the config fits them: every loaded module costs the node heap.
 """
 
-# Readings outside the report's ranges are faults (a probe shorted to a rail), except the
-# battery, which reads above 4.55 V while a charger is connected.
-_RANGES = {"soil_temp_c": (-40.0, 85.0), "air_temp_c": (-40.0, 85.0), "air_rh_pct": (0.0, 100.0)}
-_BATTERY_MAX_V = 4.55
+# Readings outside the report's ranges (the field table's LO..HI) are faults (a probe shorted to a
+# rail), except the battery, which reads above its HI (4.55 V) while a charger is connected.
+# The node encodes reports with that table anyway, so importing it costs no heap.
+from payload_codec.report_layout import HI, KEY, LO
 
 
 class Sensors:
@@ -54,7 +54,8 @@ class Sensors:
     def _in_range(self, key, value):
         if value is None:
             return None
-        lo, hi = _RANGES[key]
+        i = KEY.index(key)
+        lo, hi = LO[i], HI[i]
         if value < lo or value > hi:
             self._fault(key, "reading %s outside %s..%s" % (value, lo, hi))
             return None
@@ -102,9 +103,10 @@ class Sensors:
         if self.battery is not None:
             try:
                 v = self.battery.read()
-                sample["battery_v"] = None if v < 2.0 else min(v, _BATTERY_MAX_V)
-                if v < 2.0:
-                    self._fault("battery", "reading %s V below 2.0" % v)
+                i = KEY.index("battery_v")
+                sample["battery_v"] = None if v < LO[i] else min(v, HI[i])
+                if v < LO[i]:
+                    self._fault("battery", "reading %s V below %s" % (v, LO[i]))
             except OSError as err:
                 self._fault("battery", err)
                 sample["battery_v"] = None

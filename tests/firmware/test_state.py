@@ -67,6 +67,22 @@ def test_eight_full_samples_fit_in_rtc_memory() -> None:
     assert len(state.to_rtc()) < 2048
 
 
+def test_every_report_field_comes_back_from_rtc_memory_under_its_own_name() -> None:
+    state = NodeState()
+    full = {
+        "soil_moisture_pct": [12.5, None],
+        "soil_temp_c": [8.1],
+        "air_temp_c": 17.8,
+        "air_rh_pct": 65.5,
+        "insect_count": [42, 0],
+        "battery_v": 3.87,
+    }
+    state.add_sample(0, full)
+    woken = NodeState()
+    assert woken.from_rtc(state.to_rtc())
+    assert woken.samples(90_000) == [{"age_s": 90, **full}]
+
+
 @pytest.mark.parametrize("blob", [b"", b"garbage", b"0 123\n{}", b"0 1\n[1]"])
 def test_corrupt_rtc_memory_means_cold_boot(blob: bytes) -> None:
     assert not NodeState().from_rtc(blob)
