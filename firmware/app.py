@@ -16,6 +16,12 @@ from .unload import unload
 _WDT_MS = const(30000)  # longest stretch between two feeds: a DS18B20 conversion plus an SF12 frame
 _RETRY_MS = const(60000)  # sleep after an unexpected error, instead of restarting at once
 
+# Blink codes: why a node stays awake at the REPL and sends nothing (docs/firmware.md lists them).
+_BLINK_MAINTENANCE = const(1)  # the button held at boot, or a file named maintenance on the flash
+_BLINK_CONFIG = const(2)  # config.json missing or invalid: the log says why
+_BLINK_ROLE = const(3)  # the config's role is not built into this firmware
+_BLINK_STATE = const(4)  # state on flash but no slot readable: the frame counter is unknown
+
 
 def _stop(board, log, message, pattern):
     """Log why the node will not transmit, blink the pattern, and return to the REPL."""
@@ -49,40 +55,38 @@ def main(board, root=None):
     log = RingLog(root, clock=board.clock, echo=board.echo)
     cfg, why = _load_config(root + "/config.json")
     if cfg is None:
-        return _stop(board, log, why, 2)
+        return _stop(board, log, why, _BLINK_CONFIG)
     if board.maintenance():
-        return _stop(board, log, "maintenance: staying awake at the REPL", 1)
+        return _stop(board, log, "maintenance: staying awake at the REPL", _BLINK_MAINTENANCE)
     if cfg["role"] == "gateway":
-        from .gateway_board import run
-
-        gc.collect()
-        run(board, cfg, log)
-        return None
+        return _run_gateway(board, cfg, log)
     if cfg["role"] != "node":
-        return _stop(board, log, "config: role %s is not built into this firmware yet" % cfg["role"], 3)
+        return _stop(board, log, "config: role %s is not built into this firmware yet" % cfg["role"], _BLINK_ROLE)
+    return _wake_node(board, cfg, log, root)
+
+
+def _run_gateway(board, cfg, log):
+    """The gateway board's receive loop on the USB serial; None when it leaves the loop for the REPL."""
+    from .gateway_board import run
+
+    gc.collect()
+    run(board, cfg, log)
+    return None
+
+
+def _wake_node(board, cfg, log, root):
+    """A node's wake-up: its state back, the cycle (or a trap count) under a guard, state kept, deep sleep."""
     from .dutycycle import DutyCycle
     from .node import Node, config_crc
     from .radio import Radio
-    from .state import FlashStore, NodeState, StateError  # with the report's field table: nodes only
+    from .state import StateError  # with the report's field table: nodes only
 
     wdt = board.watchdog(_WDT_MS)
-    state = NodeState()
     reset_cause = board.reset_cause()
-    store = FlashStore(root)
-    state.store = store
-    cold = not state.from_rtc(board.rtc_read())
     try:
-        if cold:
-            state.restore_flash(store)
-            state.boots += 1
-            state.power_on_ms = board.clock.time_ms()
-            state.last_status_ms = -1  # a status at every boot
-            state.next_slot_ms = 0
-            log.write("boot %d (%s), next frame counter %d" % (state.boots, reset_cause, state.fcnt))
-        else:
-            store.load()  # learn the slot sequence, so the next write goes to the older slot
+        state, cold = _restore_state(board, log, root, reset_cause)
     except StateError as err:
-        return _stop(board, log, str(err), 4)
+        return _stop(board, log, str(err), _BLINK_STATE)
     duty = DutyCycle(state.duty)
     sleep_ms = _RETRY_MS
     gc.collect()  # the cycle allocates most; start it on an unfragmented heap
@@ -112,3 +116,27 @@ def main(board, root=None):
     board.rtc_write(state.to_rtc())
     board.deepsleep(sleep_ms)
     return sleep_ms
+
+
+def _restore_state(board, log, root, reset_cause):
+    """(state, cold): from RTC memory after a deep sleep, from flash after a power-on.
+
+    Raises StateError when flash holds state but no readable slot: the frame
+    counter is unknown, and the node must not guess it.
+    """
+    from .state import FlashStore, NodeState
+
+    state = NodeState()
+    store = FlashStore(root)
+    state.store = store
+    cold = not state.from_rtc(board.rtc_read())
+    if cold:
+        state.restore_flash(store)
+        state.boots += 1
+        state.power_on_ms = board.clock.time_ms()
+        state.last_status_ms = -1  # a status at every boot
+        state.next_slot_ms = 0
+        log.write("boot %d (%s), next frame counter %d" % (state.boots, reset_cause, state.fcnt))
+    else:
+        store.load()  # learn the slot sequence, so the next write goes to the older slot
+    return state, cold

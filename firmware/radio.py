@@ -5,10 +5,12 @@ API); this module decides when and on which channel a frame may go out,
 configures the modem for it, and puts the modem to sleep afterwards.
 """
 
+from micropython import const
+
 from .airtime import time_on_air_us
 from .dutycycle import DutyCycle
 
-_TIMEOUT_SLACK_MS = 1000  # a send longer than twice its airtime plus this has hung
+_TIMEOUT_SLACK_MS = const(1000)  # a send longer than twice its airtime plus this has hung
 
 
 class Radio:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from firmware import app
 from firmware.sim.field import Field
 from tests.firmware.sim_node import make_board, node_config, opened, run_cycles, write_config
 
@@ -110,6 +112,14 @@ def test_unreadable_state_refuses_to_guess_the_counter(tmp_path: Path) -> None:
     board = make_board(tmp_path)
     assert run_cycles(board, 1) == [None]
     assert board.modem().sent == [] and board.blinks == [4]
+
+
+def test_the_blink_codes_are_the_ones_docs_firmware_md_lists() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "firmware.md").read_text()
+    listed = {name: int(code) for code, name in re.findall(r"^\| (\d) \| `(_BLINK_\w+)` \|", doc, re.MULTILINE)}
+    named = {name: getattr(app, name) for name in dir(app) if name.startswith("_BLINK_")}
+    assert listed == named
+    assert len(set(named.values())) == len(named)  # one meaning per code
 
 
 def test_power_loss_never_reuses_a_counter_nor_loses_trap_counts(tmp_path: Path) -> None:
