@@ -3,7 +3,7 @@
 The host runs a one-line call through the raw REPL (report() or
 soil_readings()) and parses the line printed here. Only facts are measured on
 the board; limits, advice and the PASS/FAIL verdict are the host's
-(gateway/cli/check.py, gateway/cli/calibrate.py), so they can change without a
+(gateway/workshop/check.py, gateway/workshop/calibrate.py), so they can change without a
 deploy and cost the board no heap. Each check runs on its own and catches its
 own errors: a missing sensor, a radio that does not answer or an invalid
 config is a result, never a crash.

@@ -1,5 +1,6 @@
-"""Runs under MicroPython (`-m serial_link_check`): prints its frames as hex lines; tests/test_serial_link.py
-imports the same inputs and compares with CPython."""
+"""Runs under MicroPython (`-m serial_link_check`): prints its frames as hex lines.
+
+tests/payload_codec/test_serial_link.py imports the same inputs and compares with CPython."""
 
 from binascii import hexlify
 

@@ -19,7 +19,7 @@ from gateway.bridge.sinks import mqtt
 from gateway.bridge.store import Record
 from payload_codec import report_layout as layout
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 DECODER = ROOT / "payload_codec" / "js" / "decoder.js"
 SPEC = ROOT / "docs" / "payload-format.md"
 # Units travel in the key names (style.md, "Units in names"): the suffix says the unit.

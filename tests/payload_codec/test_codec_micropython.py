@@ -2,7 +2,7 @@
 
 These runs mix all message types, so all three message modules are loaded at
 once (about 24 KB on the 64-bit desktop port): they get a 64 KB heap. The
-vectors run one message type per process with 32 KB (tests/test_vectors.py).
+vectors run one message type per process with 32 KB (tests/payload_codec/test_vectors.py).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from payload_codec.serial_link import (
 )
 from tests.micropython import runner, serial_link_check
 
-SCRIPT = Path(__file__).parent / "micropython" / "serial_link_check.py"
+SCRIPT = Path(__file__).parents[1] / "micropython" / "serial_link_check.py"
 
 rx_packets = st.fixed_dictionaries(
     {

@@ -25,7 +25,7 @@ from payload_codec.lorawan import (
 )
 from tests.micropython import codec_harness, runner
 
-VECTORS = json.loads((Path(__file__).parent / "vectors" / "lorawan" / "frames.json").read_text())
+VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "lorawan" / "frames.json").read_text())
 NWK = bytes.fromhex("44024241ed4ce9a68c6a8bc055233fd3")
 APP = bytes.fromhex("ec925802ae430ca77fd3dd73cb2cc588")
 
@@ -155,7 +155,7 @@ def test_error_classes() -> None:
 def _modules_loaded_by(code: str) -> set[str]:
     probe = code + "\nimport sys; print(' '.join(m for m in sys.modules if m.startswith('payload_codec')))"
     result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=Path(__file__).parents[1], capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe], cwd=Path(__file__).parents[2], capture_output=True, text=True, check=True
     )
     return set(result.stdout.split())
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from payload_codec import CodecError, decode_downlink, decode_uplink, encode_downlink, encode_uplink
 from tests import strategies as ms
-from tests.test_codec_roundtrip import STANDARD
+from tests.payload_codec.test_codec_roundtrip import STANDARD
 
 
 def report(**changes: Any) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from tests import strategies as ms
 from tests.micropython import codec_harness
 from tests.vectors_check import failures, vector_files
 
-JS_DIR = Path(__file__).parent / "js"
-DECODER = Path(__file__).parents[1] / "payload_codec" / "js" / "decoder.js"
+JS_DIR = Path(__file__).parents[1] / "js"
+DECODER = Path(__file__).parents[2] / "payload_codec" / "js" / "decoder.js"
 JS_OPS = {"decode_uplink", "decode_downlink", "encode_downlink"}
 
 
