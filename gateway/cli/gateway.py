@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway import logs
-from gateway.bridge import health, store, store_faults
+from gateway.bridge import status, store, store_faults
 from gateway.bridge.config import BridgeConfig, ConfigError, add_arguments, resolve, warnings
-from gateway.bridge.registry import Registry, RegistryError
+from gateway.bridge.registry import RegistryError
 
 from .errors import CliError
 
@@ -139,59 +139,13 @@ def _beside_the_bridge(cfg: BridgeConfig, bridge: Bridge) -> list[Service]:
     return services
 
 
-def status_report(db: sqlite3.Connection, db_path: Path | None = None) -> dict[str, object]:
-    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'counters'").fetchone():
-        Registry(db).count()  # a registry the bridge has not run on yet, or not ours at all (raises)
-        c: dict[str, int] = {}
-        backlog: dict[str, int] = {}
-        records = 0
-    else:
-        c = store.counters(db)
-        backlog = store.backlog(db)
-        records = store.record_count(db)
-    state = health.read(db_path) if db_path is not None else None
-    parts = state.get("parts", {}) if state else {}
-    assert isinstance(parts, dict)
-    sinks = sorted(
-        {k[len("delivered_") :] for k in c if k.startswith("delivered_")}
-        | set(backlog)
-        | {k[len("sink:") :] for k in parts if k.startswith("sink:")}
-    )
-    return {
-        "bridge": _bridge_state(state),
-        "store": parts.get("store", {"state": "ok"}),
-        "records": records,
-        "received": c.get("received", 0),
-        "accepted": c.get("accepted", 0),
-        "duplicates": c.get("duplicate", 0),
-        "rejected": {r: c.get(f"rejected_{r}", 0) for r in store.REJECT_REASONS},
-        "sinks": {
-            name: {
-                "delivered": c.get(f"delivered_{name}", 0),
-                "backlog": backlog.get(name, 0),
-                **parts.get(f"sink:{name}", {"state": "ok"}),
-            }
-            for name in sinks
-        },
-        "sources": {k: v for k, v in c.items() if k.startswith(("udp_", "serial_"))},
-        "internal_errors": c.get("internal_error", 0),
-    }
-
-
-def _bridge_state(state: dict[str, object] | None) -> dict[str, object]:
-    if state is None:
-        return {"running": False}
-    keys = ("running", "pid", "version", "started_at", "stopped_at", "killed")
-    return {k: state[k] for k in keys if k in state}
-
-
 def _status(args: argparse.Namespace) -> int:
     try:
         db = store.connect_readonly(args.db)
     except FileNotFoundError:
         raise CliError(f"{args.db} does not exist: give the --db of `akker gateway run`") from None
     try:
-        report = status_report(db, args.db)
+        report = status.report(db, args.db)
     except sqlite3.Error as err:
         fault = store_faults.classify(err, args.db)
         if fault.kind in ("locked", "corrupt", "io"):

@@ -17,7 +17,6 @@ lost. Python would otherwise leave an inherited SIG_IGN in place.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import sqlite3
 import time
@@ -28,14 +27,9 @@ import serial
 
 from gateway.bridge.registry import Registry, RegistryError, open_db
 from gateway.workshop.device import BAUD, port_error
-from gateway.workshop.monitor import Damaged, Event, Line, StreamSplitter, describe_rx
-from payload_codec import serial_link
+from gateway.workshop.follow import READ_TIMEOUT_S, Follower
 
 from .errors import CliError
-
-_READ_TIMEOUT_S = 0.1  # the longest a read blocks: how quickly --seconds and a lost port are noticed
-_IDLE_S = 0.5  # a partial text line (a prompt) is shown after this much silence
-_RETRY_S = 0.5  # between two attempts to reopen a lost port
 
 
 def add_monitor_args(p: argparse.ArgumentParser) -> None:
@@ -54,7 +48,7 @@ def _show(text: str) -> None:
 
 def _open(port: str) -> serial.SerialBase:
     try:
-        return serial.serial_for_url(port, baudrate=BAUD, exclusive=True, timeout=_READ_TIMEOUT_S)
+        return serial.serial_for_url(port, baudrate=BAUD, exclusive=True, timeout=READ_TIMEOUT_S)
     except (serial.SerialException, OSError, ValueError) as err:
         raise CliError(str(port_error(port, err))) from None
 
@@ -71,79 +65,6 @@ def _registry(path: Path | None) -> tuple[Registry, sqlite3.Connection] | tuple[
     return Registry(db), db
 
 
-class _Monitor:
-    def __init__(self, port: str, ser: serial.SerialBase, registry: Registry | None) -> None:
-        self.port = port
-        self.ser: serial.SerialBase | None = ser
-        self.registry = registry
-        self.splitter = StreamSplitter()
-        self.stopping = False  # set by SIGINT or SIGTERM; seen within one read timeout
-
-    def request_stop(self, *_: object) -> None:
-        self.stopping = True
-
-    def _going(self, until: float | None) -> bool:
-        return not self.stopping and (until is None or time.monotonic() < until)
-
-    def show(self, events: list[Event]) -> None:
-        for event in events:
-            if isinstance(event, Line):
-                _show(event.text)
-            elif isinstance(event, Damaged):
-                _show(f"! damaged frame skipped ({event.why}): noise on the cable?")
-            elif event.ftype == serial_link.RX:
-                try:
-                    _show(describe_rx(serial_link.decode_rx(event.body), self.registry))
-                except serial_link.LinkError as err:
-                    _show(f"! RX frame not understood: {err}")
-            elif event.ftype == serial_link.LOG:
-                _show(f"log: {event.body.decode('utf-8', 'replace')}")
-            # PONG and ACK answer another program's commands: nothing to show
-
-    def follow(self, until: float | None) -> None:
-        """Show what the board sends until the monotonic time until (None: until Ctrl-C)."""
-        quiet_since = time.monotonic()
-        while self.ser is not None and self._going(until):
-            try:
-                data = self.ser.read(self.ser.in_waiting or 1)
-            except (serial.SerialException, OSError, TypeError, AttributeError):
-                # pyserial raises TypeError or AttributeError when the device vanishes under a read
-                self.close()
-                self.show(self.splitter.flush())
-                self._reopen(until)
-                continue
-            if data:
-                self.show(self.splitter.feed(data))
-                quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since > _IDLE_S:
-                self.show(self.splitter.flush())
-        self.show(self.splitter.flush())
-
-    def _reopen(self, until: float | None) -> None:
-        _show(f"! {self.port} went away (board reset, deep sleep or cable): waiting for it")
-        while self._going(until):
-            time.sleep(_RETRY_S)
-            try:
-                self.ser = serial.serial_for_url(self.port, baudrate=BAUD, exclusive=True, timeout=_READ_TIMEOUT_S)
-            except (serial.SerialException, OSError, ValueError):
-                continue
-            _show(f"! {self.port} is back")
-            return
-
-    def close(self) -> None:
-        ser, self.ser = self.ser, None
-        if ser is not None:
-            with contextlib.suppress(OSError, serial.SerialException):
-                ser.close()
-
-    def summary(self, seconds: float) -> str:
-        s = self.splitter
-        text = f"monitor: {seconds:.0f} s, {s.lines} lines, {s.frames} frames"
-        if s.damaged or s.noise:
-            text += f", {s.damaged} damaged frames and {s.noise} bytes of noise skipped"
-        return text
-
-
 def cmd_monitor(args: argparse.Namespace) -> int:
     if args.seconds is not None and args.seconds <= 0:
         raise CliError(f"--seconds {args.seconds}: give a positive number of seconds")
@@ -156,7 +77,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         raise
     start = time.monotonic()
     until = None if args.seconds is None else start + args.seconds
-    mon = _Monitor(args.port, ser, registry)
+    mon = Follower(args.port, ser, registry, _show)
     # Before the first line: whoever waits for it may signal at once.
     previous = {sig: signal.signal(sig, mon.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     print(f"monitoring {args.port} since {datetime.now():%Y-%m-%d %H:%M:%S} (Ctrl-C ends)", flush=True)
