@@ -58,6 +58,18 @@ class Running:
         self.proc.wait()
 
 
+def three_frames(bridge: Running) -> set[int]:
+    """Frames 0..2 of north-1 sent as a forwarder does; the tokens the bridge acknowledged."""
+    forwarder = Forwarder(bridge.port)
+    try:
+        for token in range(3):
+            forwarder.send(push_data(token, report_phy("north-1", token)))
+        forwarder.collect(2.0)
+    finally:
+        forwarder.close()
+    return forwarder.acked
+
+
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[list[Running]]:
     started: list[Running] = []
@@ -109,14 +121,7 @@ def test_the_last_line_says_what_waits_in_the_outbox(tmp_path: Path, running: li
     bridge = Running(tmp_path, "--mqtt", f"mqtt://127.0.0.1:{nobody}", "--jsonl", str(tmp_path / "out.jsonl"))
     running.append(bridge)
     bridge.wait_running()
-    forwarder = Forwarder(bridge.port)
-    try:
-        for token in range(3):
-            forwarder.send(push_data(token, report_phy("north-1", token)))
-        forwarder.collect(2.0)
-    finally:
-        forwarder.close()
-    assert forwarder.acked == {0, 1, 2}
+    assert three_frames(bridge) == {0, 1, 2}
     code, took = bridge.terminate()
     last = bridge.log.read_text().strip().splitlines()[-1]
     assert code == 0 and took < 10, (code, took)
@@ -179,14 +184,7 @@ def test_sigterm_stops_within_10_s_while_every_sink_hangs(tmp_path: Path, runnin
         )  # fmt: skip
         running.append(bridge)
         bridge.wait_running()
-        forwarder = Forwarder(bridge.port)
-        try:
-            for token in range(3):
-                forwarder.send(push_data(token, report_phy("north-1", token)))
-            forwarder.collect(2.0)
-        finally:
-            forwarder.close()
-        assert forwarder.acked == {0, 1, 2}
+        assert three_frames(bridge) == {0, 1, 2}
         time.sleep(1.5)  # deliveries and an alert publish under way, each waiting on a silent peer
         code, took = bridge.terminate()
     finally:
