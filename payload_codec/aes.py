@@ -1,4 +1,4 @@
-"""AES-128 in ECB mode, the only primitive the frame layer needs.
+"""AES-128 in ECB mode, the only primitive the frame layer needs (decryption only for a network's JoinAccept).
 
 MicroPython has it as cryptolib mode 1 (its CTR mode is not built in on every
 board, so the keystream is built from ECB blocks); CPython uses the
@@ -19,6 +19,14 @@ try:
         """Encrypt the 16-byte block src into the 16-byte buffer dst."""
         cipher.encrypt(src, dst)
 
+    def decrypt_cipher(key):
+        # A cryptolib object that has decrypted cannot encrypt: a network's JoinAccept gets its own.
+        return _aes(key, 1)
+
+    def decrypt_block(cipher, src, dst):
+        """Decrypt the 16-byte block src into the 16-byte buffer dst."""
+        cipher.decrypt(src, dst)
+
 except ImportError:  # CPython
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -27,6 +35,13 @@ except ImportError:  # CPython
 
     def encrypt_block(cipher, src, dst):
         """Encrypt the 16-byte block src into the 16-byte buffer dst."""
+        dst[:16] = cipher.update(bytes(src))
+
+    def decrypt_cipher(key):
+        return Cipher(algorithms.AES(bytes(key)), modes.ECB()).decryptor()
+
+    def decrypt_block(cipher, src, dst):
+        """Decrypt the 16-byte block src into the 16-byte buffer dst."""
         dst[:16] = cipher.update(bytes(src))
 
 

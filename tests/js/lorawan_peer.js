@@ -5,6 +5,13 @@
 //   {"op": "build", "mtype": "Unconfirmed Data Up"..., "dev_addr": hex, "fcnt": int, "fport": int,
 //    "payload": hex, "fopts": hex, "adr": bool, "ack": bool, "nwk": hex, "app": hex} -> {"phy": hex}
 //   {"op": "bench", "phy": [hex...], "nwk", "app", "seconds"} -> {"frames_per_s": n}
+//   {"op": "join_request", "join_eui": hex, "dev_eui": hex (both as written), "dev_nonce": int, "app_key": hex}
+//     -> {"phy": hex}
+//   {"op": "open_join_request", "phy": hex, "app_key": hex} -> {"mic_ok", "join_eui", "dev_eui", "dev_nonce"}
+//   {"op": "join_accept", "app_key", "join_nonce": int, "net_id": int, "dev_addr": hex (big-endian),
+//    "dl_settings": int, "rx_delay": int, "cflist": hex ("" for none)} -> {"phy": hex}
+//   {"op": "open_join_accept", "phy", "app_key", "dev_nonce": int} -> {"mic_ok", "join_nonce", "net_id",
+//    "dev_addr", "dl_settings", "rx_delay", "cflist", "nwk_skey", "app_skey"}
 // Anything lora-packet throws comes back as {"error": message}.
 "use strict";
 const readline = require("readline");
@@ -74,7 +81,80 @@ function bench(req) {
   return { frames_per_s: n / seconds };
 }
 
-const ops = { open: open, build: build, bench: bench };
+// lora-packet shows EUIs, nonces and NetID big-endian and reverses them on the wire, as we do with EUIs.
+function be(n, bytes) {
+  return Buffer.from(n.toString(16).padStart(2 * bytes, "0"), "hex");
+}
+
+function joinRequest(req) {
+  const packet = lora.fromFields(
+    {
+      MType: "Join Request",
+      AppEUI: Buffer.from(req.join_eui, "hex"),
+      DevEUI: Buffer.from(req.dev_eui, "hex"),
+      DevNonce: be(req.dev_nonce, 2),
+    },
+    undefined,
+    undefined,
+    Buffer.from(req.app_key, "hex")
+  );
+  return { phy: packet.getPHYPayload().toString("hex") };
+}
+
+function openJoinRequest(req) {
+  const packet = lora.fromWire(Buffer.from(req.phy, "hex"));
+  return {
+    mic_ok: lora.verifyMIC(packet, undefined, Buffer.from(req.app_key, "hex")),
+    join_eui: packet.AppEUI.toString("hex"),
+    dev_eui: packet.DevEUI.toString("hex"),
+    dev_nonce: packet.DevNonce.readUInt16BE(0),
+  };
+}
+
+function joinAccept(req) {
+  const packet = lora.fromFields(
+    {
+      MType: "Join Accept",
+      AppNonce: be(req.join_nonce, 3),
+      NetID: be(req.net_id, 3),
+      DevAddr: Buffer.from(req.dev_addr, "hex"),
+      DLSettings: Buffer.from([req.dl_settings]), // a Buffer: lora-packet drops a number 0 as absent
+      RxDelay: Buffer.from([req.rx_delay]),
+      CFList: Buffer.from(req.cflist, "hex"),
+    },
+    undefined,
+    undefined,
+    Buffer.from(req.app_key, "hex")
+  );
+  return { phy: packet.getPHYPayload().toString("hex") };
+}
+
+function openJoinAccept(req) {
+  const appKey = Buffer.from(req.app_key, "hex");
+  const packet = lora.fromWire(lora.decryptJoinAccept(lora.fromWire(Buffer.from(req.phy, "hex")), appKey));
+  const keys = lora.generateSessionKeys10(appKey, packet.NetID, packet.AppNonce, be(req.dev_nonce, 2));
+  return {
+    mic_ok: lora.verifyMIC(packet, undefined, appKey),
+    join_nonce: packet.AppNonce.readUIntBE(0, 3),
+    net_id: packet.NetID.readUIntBE(0, 3),
+    dev_addr: packet.DevAddr.toString("hex"),
+    dl_settings: packet.DLSettings.readUInt8(0),
+    rx_delay: packet.RxDelay.readUInt8(0),
+    cflist: packet.CFList.toString("hex"),
+    nwk_skey: keys.NwkSKey.toString("hex"),
+    app_skey: keys.AppSKey.toString("hex"),
+  };
+}
+
+const ops = {
+  open: open,
+  build: build,
+  bench: bench,
+  join_request: joinRequest,
+  open_join_request: openJoinRequest,
+  join_accept: joinAccept,
+  open_join_accept: openJoinAccept,
+};
 readline.createInterface({ input: process.stdin }).on("line", (line) => {
   if (!line.trim()) return;
   let answer;
