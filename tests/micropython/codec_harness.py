@@ -16,6 +16,12 @@ codec-only run keeps its small heap) take hex strings for bytes:
     {"op": "aes_cmac", "args": {"key": "..", "data": ".."}}
 answering {"phy": hex}, {"fcnt": n, "fport": n, "plaintext": hex}, {"mac": hex},
 or {"errors": ["MicError: ..."]} naming the exception class.
+
+MAC commands (payload_codec.mac_commands, likewise imported only when asked for):
+    {"op": "mac_parse", "bytes": "..", "uplink": true}
+    {"op": "mac_build", "commands": [["LinkADRAns", {"power_ack": true, ...}]], "uplink": true}
+answering {"commands": [[cid, fields], ...]} (an unknown CID's "rest" as hex)
+or {"bytes": hex}; a MacError is a CodecError: {"errors": [message]}.
 """
 
 import gc
@@ -48,11 +54,26 @@ def _frame_op(op, args):
 _FRAME_OPS = ("build_uplink", "build_downlink", "open_uplink", "open_downlink", "aes_cmac")
 
 
+def _mac_op(op, request):
+    from payload_codec import mac_commands
+
+    if op == "mac_build":
+        return {"bytes": hexlify(mac_commands.build(request["commands"], request["uplink"])).decode()}
+    out = []
+    for cid, fields in mac_commands.parse(unhexlify(request["bytes"]), request["uplink"]):
+        if "rest" in fields:
+            fields = {"rest": hexlify(fields["rest"]).decode()}
+        out.append([cid, fields])
+    return {"commands": out}
+
+
 def run(request):
     op = request["op"]
     try:
         if op in _FRAME_OPS:
             return _frame_op(op, request["args"])
+        if op == "mac_parse" or op == "mac_build":
+            return _mac_op(op, request)
         if op == "decode_uplink":
             return {"data": decode_uplink(request["fPort"], unhexlify(request["bytes"]))}
         if op == "decode_downlink":
