@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := tests/js/node_modules/.installed
 
-.PHONY: system-deps demo-system-deps setup test lint bench clean flash deploy demo
+.PHONY: system-deps demo-system-deps setup test lint bench clean flash deploy demo micropython32
 
 # firmware/version.py is the package version (pyproject reads it): a new version means a new install.
 $(STAMP): requirements-dev.txt pyproject.toml firmware/version.py
@@ -42,6 +42,13 @@ test: system-deps lint $(NODE_STAMP)
 
 bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench
+
+# MicroPython 1.28.0's unix port as a 32-bit binary (needs gcc-multilib), for heap figures as a board sees them:
+# built once into ~/.cache/akker/micropython32/ (gateway/sim/micropython32.py); prints its path. Run anything on it
+# with AKKER_MICROPYTHON=<that path>. The bench and the heap tests build it themselves when it is missing.
+# gcc-multilib is checked by `make system-deps` (make test), not here: the build names it when it is missing.
+micropython32: $(STAMP)
+	$(BIN)/python -m gateway.sim.micropython32
 
 # The main job on a laptop: a 20-node farm simulated for 7 days through the real firmware, gateway
 # firmware and bridge, then the dashboard on the result (Ctrl-C stops it). DEMO_HTTP to move the port.

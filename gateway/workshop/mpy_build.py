@@ -7,6 +7,7 @@ Used by `akker deploy`, and by the desktop MicroPython of the simulator and the 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -23,8 +24,21 @@ class ToolMissing(RuntimeError):
     """micropython or mpy-cross is not installed; the message says how to get it."""
 
 
+INTERPRETER_VARIABLE = "AKKER_MICROPYTHON"
+
+
 def tool(name: str) -> str:
-    """Path of micropython or mpy-cross: beside this Python first (the .venv), then on PATH."""
+    """Path of micropython or mpy-cross: beside this Python first (the .venv), then on PATH.
+
+    AKKER_MICROPYTHON, when set, names the micropython binary instead (e.g. the 32-bit
+    build of gateway/sim/micropython32.py) for everything that runs MicroPython.
+    """
+    chosen = os.environ.get(INTERPRETER_VARIABLE) if name == "micropython" else None
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise ToolMissing(f"{INTERPRETER_VARIABLE}={chosen}: no executable file there")
+        return str(path.resolve())
     here = Path(sys.executable).parent / name
     if here.exists():
         return str(here)
