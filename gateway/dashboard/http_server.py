@@ -39,6 +39,9 @@ class Limits:
     """What one client may cost: a farm's few browsers never come near these, a stuck or hostile client does."""
 
     max_connections: int = 32  # each is a thread; beyond this a connection gets 503 and Retry-After
+    # One address may hold no more than this, so that one stuck or hostile client cannot take every place;
+    # a browser opens up to 6 per site, a reverse proxy speaks for everyone behind it.
+    max_per_client: int = 10
     idle_s: float = 10.0  # a client that sends or reads nothing for this long is dropped
     request_deadline_s: float = 30.0  # a whole request, read, answered and written, or cut off: stops tricklers
     stop_wait_s: float = 3.0  # at stop, what requests still running get once their clients are hung up on
@@ -125,7 +128,9 @@ class BoundedHTTPServer(HTTPServer):
         super().__init__(address, _Handler)
 
     def process_request(self, request: socket.socket, client_address: tuple[str, int]) -> None:
-        if not self._slots.acquire(blocking=False):
+        with self._lock:
+            theirs = sum(1 for c in self._open.values() if c.client == client_address[0])
+        if theirs >= self.limits.max_per_client or not self._slots.acquire(blocking=False):
             self._refuse(request, client_address)
             return
         thread = threading.Thread(
@@ -149,7 +154,7 @@ class BoundedHTTPServer(HTTPServer):
 
     def _refuse(self, request: socket.socket, client_address: tuple[str, int]) -> None:
         """Answer 503 without a thread and without waiting: a busy client must not slow the accept loop."""
-        log.debug("dashboard: %d connections open, %s refused", self.limits.max_connections, client_address[0])
+        log.debug("dashboard: no place for another connection, %s refused", client_address[0])
         request.setblocking(False)
         with contextlib.suppress(OSError):
             request.recv(65536)  # what the client sent already: closing on unread bytes would reset the 503

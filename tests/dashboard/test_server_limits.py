@@ -179,6 +179,21 @@ def test_connections_beyond_the_cap_are_refused_not_given_a_thread_each(farm_db:
             assert c.recv(4096).startswith(b"HTTP/1.0 200")
 
 
+def test_one_client_cannot_take_every_place(farm_db: Path) -> None:
+    # Seen in review: the cap was global, so one client holding 32 idle connections locked every farmer out.
+    with serving(farm_db, limits=Limits(max_connections=6, max_per_client=3, idle_s=30)) as s, ExitStack() as stack:
+        where = address(s.url)
+        for c in idle(where, 10, partial=b""):  # from 127.0.0.1: 3 get a place, the rest a 503
+            stack.callback(c.close)
+        time.sleep(0.3)
+        with socket.socket() as other:  # another address on this machine: another client
+            other.bind(("127.0.0.2", 0))
+            other.settimeout(5)
+            other.connect(where)
+            other.sendall(b"GET /api/alerts HTTP/1.0\r\n\r\n")
+            assert other.recv(4096).startswith(b"HTTP/1.0 200")
+
+
 def test_the_default_cap_holds_against_a_hundred_idle_connections(farm_db: Path) -> None:
     threads_before = threading.active_count()
     with serving(farm_db) as s:
