@@ -10,6 +10,7 @@ from gateway.bridge.sinks import Sink
 from gateway.bridge.sinks.jsonl import JsonlSink
 from gateway.bridge.sinks.mqtt import MqttSink
 from gateway.bridge.wiring import VERSION_TEXT
+from gateway.sim.farm_nodes import HEAP
 from gateway.sim.results import summary_table
 from gateway.sim.runner import SimConfig, SimError, run
 
@@ -21,6 +22,8 @@ def add_sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--days", type=float, required=True, help="how many days of virtual time")
     p.add_argument("--runtime", choices=("cpython", "micropython"), default="cpython",
                    help="run the node firmware in CPython (default) or under the MicroPython interpreter")  # fmt: skip
+    heap = f"each node's MicroPython heap with --runtime micropython, e.g. 64k (default {HEAP})"
+    p.add_argument("--heap", default=HEAP, metavar="SIZE", help=heap)
     p.add_argument("--seed", type=int, default=1, help="the farm's seed: the same seed, the same run")
     p.add_argument("--db", type=Path, required=True, help="the bridge database to fill (a new file)")
     p.add_argument("--truth", type=Path, help="write every transmitted frame and every true sensor value here")
@@ -54,6 +57,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         interval_s=args.interval,
         sf=args.sf,
         sinks=tuple(sinks),
+        heap=args.heap,
     )
     try:
         result = run(cfg)

@@ -31,6 +31,8 @@ class NodeTask(NamedTuple):
     """One node's run, as handed to a worker process (so only plain values)."""
 
     runtime: str  # cpython or micropython
+    name: str  # for messages: which node ran out of memory
+    heap: str  # the MicroPython heap, as -X heapsize takes it
     root: str  # the node's flash
     build: str  # the .mpy build, for micropython
     seed: int
@@ -75,7 +77,7 @@ def provision(db_path: Path, work: Path, names: list[str], *, seed: int, sf: int
 
 def node_task(task: NodeTask) -> list[dict[str, Any]]:
     """One node's whole run, in a worker process: its events."""
-    runtime, root, build, seed, node, start_ms, end_ms, charge, drift_ppm = task
+    runtime, name, heap, root, build, seed, node, start_ms, end_ms, charge, drift_ppm = task
     if runtime == "cpython":
         from firmware.sim.field_run import run
 
@@ -95,9 +97,21 @@ def node_task(task: NodeTask) -> list[dict[str, Any]]:
             repr(charge),
             str(drift_ppm),
         ],
-        HEAP,
+        heap,
     )
     result = subprocess.run(cmd, env=env, cwd=build, capture_output=True, text=True, timeout=3600)
     if result.returncode:
-        raise SimError(f"node {node} under MicroPython failed: {result.stderr.strip().splitlines()[-1:]}")
+        raise SimError(_failure(name, heap, result.stdout, result.stderr))
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def _failure(name: str, heap: str, stdout: str, stderr: str) -> str:
+    """The node, what it was doing (the innermost frame of its traceback) and when (its last event)."""
+    frames = [line.strip() for line in stderr.splitlines() if line.strip().startswith("File ")]
+    where = f" {frames[-1].replace('File ', 'in ', 1)}" if frames else ""
+    events = [line for line in stdout.splitlines() if line.startswith("{")]
+    when = f", after its event at t={json.loads(events[-1]).get('t_ms')} ms" if events else ", before its first frame"
+    if "MemoryError" in stderr:
+        return f"{name} ran out of memory with a {heap} MicroPython heap{where}{when}: give a larger --heap"
+    last = (stderr.strip().splitlines() or ["no output"])[-1]
+    return f"{name} failed under MicroPython{where}{when}: {last}"

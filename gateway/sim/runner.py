@@ -37,7 +37,7 @@ from gateway.sim import channel
 from gateway.workshop import mpy_build
 
 from .errors import SimError
-from .farm_nodes import NodeTask, Provisioned, node_task, provision
+from .farm_nodes import HEAP, NodeTask, Provisioned, node_task, provision
 from .gateway_boards import through_gateways
 from .results import NodeResult, SimResult
 from .truth import write_truth
@@ -64,6 +64,7 @@ class SimConfig:
     end: datetime | None = None  # the simulation ends here (default: now), so the data looks recent
     sinks: tuple[Sink, ...] = ()
     workers: int = 2
+    heap: str = HEAP  # each node's MicroPython heap (--runtime micropython)
 
 
 def run(cfg: SimConfig, progress: Callable[[str], None] = print) -> SimResult:
@@ -100,6 +101,10 @@ def _check(cfg: SimConfig) -> None:
         raise SimError(f"--runtime {cfg.runtime!r}: use cpython or micropython")
     if cfg.sf not in channel.SENSITIVITY_DBM:
         raise SimError(f"--sf {cfg.sf}: use 7..12")
+    if cfg.heap != HEAP and cfg.runtime != "micropython":
+        raise SimError("--heap sizes MicroPython's heap: give --runtime micropython too")
+    if not (cfg.heap[:-1].isdigit() and cfg.heap[-1] in "km" and int(cfg.heap[:-1]) > 0):
+        raise SimError(f"--heap {cfg.heap!r}: give a size such as 64k or 1m")
     if not 1 <= cfg.nodes <= 500 or not 0 < cfg.days <= 365:
         raise SimError("--nodes must be 1..500 and --days more than 0 and at most 365")
 
@@ -108,11 +113,12 @@ def _node_tasks(
     cfg: SimConfig, provisioned: list[Provisioned], build: Path, total_ms: int, rng: random.Random
 ) -> list[NodeTask]:
     tasks = []
-    for i, (_name, _ident, root) in enumerate(provisioned):
+    for i, (name, _ident, root) in enumerate(provisioned):
         start_ms = int(rng.uniform(0, cfg.interval_s * 1000))  # nodes were switched on one by one
         charge = 0.045 if i % 10 == 9 else rng.uniform(0.55, 1.0)  # every tenth node starts nearly flat
         drift_ppm = int(rng.uniform(-DRIFT_PPM, DRIFT_PPM))
-        tasks.append(NodeTask(cfg.runtime, str(root), str(build), cfg.seed, i, start_ms, total_ms, charge, drift_ppm))
+        tasks.append(NodeTask(cfg.runtime, name, cfg.heap, str(root), str(build), cfg.seed, i, start_ms, total_ms,
+                              charge, drift_ppm))  # fmt: skip
     return tasks
 
 

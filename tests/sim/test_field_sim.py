@@ -139,3 +139,22 @@ def test_the_battery_follows_its_curve_and_empties_by_use() -> None:
     assert b.used_mah == pytest.approx(40.0)
     assert Battery(0.045).voltage() < 3.35
     assert Battery(0.5).days_left(2.0) == pytest.approx((0.5 - Battery(0.5).charge() + 0.5 - 0.078) * 1000, rel=0.1)
+
+
+def short_sim(tmp_path: Path, db: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    args = ["sim", "--days", "0.05", "--db", str(tmp_path / db), *extra]
+    return subprocess.run([AKKER, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_a_node_out_of_memory_ends_the_simulation_naming_it(tmp_path: Path) -> None:
+    # Issue 13: `akker sim --runtime micropython --heap SIZE` caps every node's heap, as `akker node --heap`
+    # does; a node that runs out of memory makes the run exit non-zero, naming the node and where.
+    out = short_sim(tmp_path, "f.db", "--nodes", "2", "--runtime", "micropython", "--heap", "24k")
+    assert out.returncode == 2, out.stderr
+    line = out.stderr.strip().splitlines()[-1]
+    assert line.startswith("akker: sim-0") and "ran out of memory with a 24k MicroPython heap in " in line, line
+    assert "give a larger --heap" in line and "Traceback" not in out.stderr
+    enough = short_sim(tmp_path, "g.db", "--nodes", "1", "--runtime", "micropython", "--heap", "512k")
+    assert enough.returncode == 0, enough.stderr
+    wrong = short_sim(tmp_path, "h.db", "--nodes", "1", "--heap", "64k")
+    assert wrong.returncode == 2 and "--runtime micropython" in wrong.stderr, wrong.stderr
