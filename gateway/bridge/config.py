@@ -11,18 +11,13 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from gateway.listen import AccessError, check_exposure, parse_http
 from gateway.secrets_io import SecretError, mask_url, read_password_file, too_open, url_has_password
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from gateway.toml_file import read_toml
 
 
 class ConfigError(ValueError):
@@ -152,12 +147,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _from_toml(path: Path) -> dict[str, object]:
-    try:
-        raw = tomllib.loads(path.read_text())
-    except OSError as err:
-        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path} is not valid TOML: {err}") from None
+    raw = read_toml(path, "config file", ConfigError)
     out: dict[str, object] = {}
     for key, value in raw.items():
         f = _BY_NAME.get(key)

@@ -14,7 +14,6 @@ call it after every batch and publish what it returns.
 from __future__ import annotations
 
 import sqlite3
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
@@ -22,14 +21,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.bridge.store import Record
+from gateway.toml_file import read_toml
 
 from . import queries, series
 from .series import Sample
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 DEFAULT_FIELD = "farm"  # the one field of the default config: every node
 
@@ -108,13 +103,7 @@ def default_config() -> AlertConfig:
 
 
 def load(path: Path) -> AlertConfig:
-    try:
-        raw = tomllib.loads(path.read_text())
-    except OSError as err:
-        raise AlertConfigError(f"cannot read alert config {path}: {err.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise AlertConfigError(f"{path} is not valid TOML: {err}") from None
-    return parse(raw, str(path))
+    return parse(read_toml(path, "alert config", AlertConfigError), str(path))
 
 
 def parse(raw: dict[str, object], where: str = "alert config") -> AlertConfig:
