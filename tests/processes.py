@@ -25,7 +25,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import IO, Any, AnyStr
 
 # The signals tests send to the processes they start, and those a launching shell or nohup may have ignored.
@@ -95,3 +97,13 @@ def first_line(stream: IO[AnyStr], timeout: float) -> AnyStr:
     if not ready:
         raise AssertionError(f"no output within {timeout:g} s")
     return stream.readline()
+
+
+def wait_for_log(log: Path, text: str, proc: subprocess.Popen[Any], timeout_s: float = 20.0) -> None:
+    """Until text appears in the log file a started process writes; AssertionError (with the log) if the
+    process ends first or timeout_s passes. For `akker gateway run`, whose ' running ' line means ready."""
+    deadline = time.monotonic() + timeout_s
+    while text not in log.read_text():
+        assert proc.poll() is None, f"exited with {proc.returncode} before {text!r}:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"no {text!r} within {timeout_s:g} s:\n{log.read_text()}"
+        time.sleep(0.05)

@@ -25,6 +25,7 @@ from gateway.sim.forwarder import Forwarder, push_data, udp_free_port
 from payload_codec.lorawan import build_uplink
 from tests.bridge.broker import Mosquitto, Subscriber, free_port
 from tests.bridge.fieldkit import NODES, report_phy, sample
+from tests.processes import wait_for_log
 
 AKKER = str(Path(sys.executable).parent / "akker")
 
@@ -45,11 +46,7 @@ class Bridge:
                  "--mqtt", self.broker.url, "--jsonl", str(self.jsonl), "--gateway-id", "barn"],
                 stdout=log, stderr=log,
             )  # fmt: skip
-        deadline = time.monotonic() + 20
-        while "running" not in self.log.read_text():
-            assert self.proc.poll() is None, self.log.read_text()
-            assert time.monotonic() < deadline, "the bridge did not start within 20 s"
-            time.sleep(0.05)
+        wait_for_log(self.log, "running", self.proc)
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.proc is not None
@@ -239,10 +236,7 @@ def test_the_bridge_serves_the_dashboard_and_publishes_alerts(tmp_path: Path, br
     )  # fmt: skip
     gw = Forwarder(port)
     try:
-        deadline = time.monotonic() + 20
-        while "running" not in (tmp_path / "bridge.log").read_text():
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_for_log(tmp_path / "bridge.log", "running", proc)
         gw.send(push_data(1, report_phy("north-1", 0, [sample(moisture=4.0)])))  # bone dry: below 15 %
         gw.send(push_data(2, report_phy("south-2", 0, [sample(moisture=30.0)])))
         gw.collect(1.0)

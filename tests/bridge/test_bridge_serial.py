@@ -20,6 +20,7 @@ from gateway.sim.virtual_board import VirtualBoard
 from tests.bridge.broker import Mosquitto, Subscriber
 from tests.bridge.fieldkit import report_phy, sample
 from tests.bridge.test_bridge_run import register
+from tests.processes import wait_for_log
 
 AKKER = str(Path(sys.executable).parent / "akker")
 
@@ -38,10 +39,7 @@ def bridge(tmp_path: Path, board: VirtualBoard, broker: Mosquitto) -> Iterator[s
          "--gateway-id", "barn"], stdout=log, stderr=log,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while "running" not in (tmp_path / "bridge.log").read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "bridge.log").read_text()
-            time.sleep(0.05)
+        wait_for_log(tmp_path / "bridge.log", "running", proc)
         yield proc
     finally:
         if proc.poll() is None:

@@ -23,6 +23,7 @@ from gateway.sim.forwarder import Forwarder, push_data, udp_free_port
 from tests.bridge.broker import free_port
 from tests.bridge.fieldkit import register, report_phy
 from tests.bridge.test_bridge_run import AKKER
+from tests.processes import wait_for_log
 
 
 class Running:
@@ -37,11 +38,7 @@ class Running:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log)
 
     def wait_running(self) -> None:
-        deadline = time.monotonic() + 20
-        while " running " not in self.log.read_text():
-            assert self.proc.poll() is None, self.log.read_text()
-            assert time.monotonic() < deadline, "the bridge did not start within 20 s"
-            time.sleep(0.05)
+        wait_for_log(self.log, " running ", self.proc)
 
     def terminate(self) -> tuple[int, float]:
         started = time.monotonic()

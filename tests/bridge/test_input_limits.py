@@ -29,6 +29,7 @@ from gateway.bridge.log_limit import LogLimit
 from gateway.bridge.pipeline import Pipeline
 from payload_codec.lorawan import build_uplink
 from tests.bridge.fieldkit import NODES, T0, register, report_phy, sample
+from tests.processes import wait_for_log
 
 AKKER = str(Path(sys.executable).parent / "akker")
 EUI = "aa555a0000000001"
@@ -84,11 +85,7 @@ class BridgeProcess:
                 [AKKER, "gateway", "run", "--db", str(self.db), "--udp", f"127.0.0.1:{self.port}"],
                 stdout=log, stderr=log,
             )  # fmt: skip
-        deadline = time.monotonic() + 20
-        while " running " not in self.log.read_text():
-            assert self.proc.poll() is None, self.log.read_text()
-            assert time.monotonic() < deadline, "the bridge did not start within 20 s"
-            time.sleep(0.05)
+        wait_for_log(self.log, " running ", self.proc)
 
     def log_size(self) -> int:
         return self.log.stat().st_size

@@ -13,7 +13,6 @@ import os
 import signal
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from gateway.sim.forwarder import Forwarder, push_data, udp_free_port
 from tests.bridge.broker import Mosquitto, Subscriber
 from tests.bridge.fieldkit import NODES, report_phy
 from tests.bridge.test_bridge_run import AKKER
+from tests.processes import wait_for_log
 
 NWK = "00112233445566778899aabbccddeeff"
 APP = "ffeeddccbbaa99887766554433221100"
@@ -152,10 +152,7 @@ def run_bridge(tmp_path: Path, broker: Mosquitto, *args: str, **kw: object) -> s
             stderr=out_file, env=env, preexec_fn=lambda: os.umask(0o022),
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while " running " not in log.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+        wait_for_log(log, " running ", proc)
         for fcnt in range(3):
             forwarder.send(push_data(fcnt, report_phy("north-1", fcnt)))
         assert sub.wait(lambda: len(sub.on("akker/north-1/up")) >= 3), "not delivered: " + log.read_text()

@@ -31,6 +31,7 @@ from gateway import listen
 from gateway.dashboard import auth
 from gateway.dashboard.server import DashboardServer
 from tests.farm.farm import NOW
+from tests.processes import wait_for_log
 
 AKKER = str(Path(sys.executable).parent / "akker")
 PASSWORD = "correct horse battery staple"
@@ -133,13 +134,12 @@ def run_bridge(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], Pat
     with open(log, "wb") as out:
         proc = subprocess.Popen([AKKER, "gateway", "run", "--db", str(tmp_path / "farm.db"), "--udp",
                                  f"127.0.0.1:{udp}", *args], stdout=out, stderr=out)  # fmt: skip
-    deadline = time.monotonic() + 20
-    while "running" not in log.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            pytest.fail(log.read_text())
-        time.sleep(0.05)
+    try:
+        wait_for_log(log, "running", proc)
+    except AssertionError:
+        proc.kill()
+        proc.wait()
+        raise
     return proc, log
 
 

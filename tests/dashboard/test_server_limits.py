@@ -25,6 +25,7 @@ import pytest
 
 from gateway.dashboard.server import DashboardServer, Limits
 from tests.farm.farm import NOW
+from tests.processes import wait_for_log
 
 AKKER = str(Path(sys.executable).parent / "akker")
 STOP_BOUND_S = 10.0  # the bound for SIGTERM or Ctrl-C, whatever clients do
@@ -291,10 +292,7 @@ def test_akker_gateway_run_with_http_stops_within_seconds_under_a_trickling_clie
         proc = subprocess.Popen([AKKER, "gateway", "run", *args], stdout=out, stderr=out)
     trickler: Trickler | None = None
     try:
-        deadline = time.monotonic() + 20
-        while "running" not in log.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+        wait_for_log(log, "running", proc)
         trickler = Trickler(("127.0.0.1", http))
         trickler.start()
         sockets = idle(("127.0.0.1", http), 10)
