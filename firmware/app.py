@@ -89,6 +89,7 @@ def _wake_node(board, cfg, log, root):
         return _stop(board, log, str(err), _BLINK_STATE)
     duty = DutyCycle(state.duty)
     sleep_ms = _RETRY_MS
+    node = None
     gc.collect()  # the cycle allocates most; start it on an unfragmented heap
     try:
         # Inside the guard: a radio chip that does not answer raises here, and the node must still
@@ -113,6 +114,14 @@ def _wake_node(board, cfg, log, root):
         state.faults += 1
         log.write("error %d: %s: %s" % (state.faults, type(err).__name__, err))
     state.duty = duty.state()
+    reboot = node is not None and node.reboot
+    node = None
+    gc.collect()  # the state's text is the wake-up's largest allocation: make room for it
+    if reboot:
+        state.save_flash()
+        log.write("reboot: as the farm office asked")
+        board.reset()
+        return sleep_ms
     board.rtc_write(state.to_rtc())
     board.deepsleep(sleep_ms)
     return sleep_ms

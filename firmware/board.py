@@ -6,6 +6,7 @@ Board facts and sources: docs/boards.md.
 """
 
 import json
+import os
 import time
 
 import machine
@@ -148,6 +149,13 @@ class Board:
                 pin.value(1 - led["active"])
                 time.sleep_ms(250)
             time.sleep_ms(800)
+
+    def random(self, n):
+        """A number in 0..n-1 (n below 2**16) from the chip's random generator: join jitter and back-off."""
+        return int.from_bytes(os.urandom(2), "big") * n >> 16
+
+    def reset(self):
+        machine.reset()
 
     def deepsleep(self, ms):
         self._arm_traps()

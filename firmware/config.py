@@ -14,14 +14,20 @@ class ConfigError(ValueError):
 
 
 # key: (kind, default, lowest, highest). kind: "int", "bool", "hex4" (4-byte hex
-# string), "hex16" (16-byte key), "str", "list", "dict". A default of None
-# marks a required key.
+# string), "hex8" (an EUI), "hex16" (16-byte key), "str", "list", "dict". A
+# default of None marks a required key; "" a key needed only in some cases.
 _TOP = {
     "role": ("str", None, 0, 0),
     "board": ("str", None, 0, 0),
-    "dev_addr": ("hex4", None, 0, 0),
-    "nwk_skey": ("hex16", None, 0, 0),
-    "app_skey": ("hex16", None, 0, 0),
+    "activation": ("str", "abp", 0, 0),
+    "dev_addr": ("hex4", "", 0, 0),  # abp
+    "nwk_skey": ("hex16", "", 0, 0),
+    "app_skey": ("hex16", "", 0, 0),
+    "dev_eui": ("hex8", "", 0, 0),  # otaa
+    "join_eui": ("hex8", "", 0, 0),
+    "app_key": ("hex16", "", 0, 0),
+    "adr": ("bool", "", 0, 0),  # default: on for otaa; off for abp, whose farms' gateways cannot answer
+    "confirmed": ("bool", False, 0, 0),
     "radio": ("dict", {}, 0, 0),
     "interval_s": ("int", 900, 60, 86400),
     "samples_per_uplink": ("int", 1, 1, 8),
@@ -35,6 +41,10 @@ _RADIO = {
     "bw_khz": ("int", 125, 125, 500),
     "tx_power_dbm": ("int", 14, 0, 22),
     "sync_word": ("int", 0x34, 0, 255),
+    # An ABP session's receive windows (an OTAA node learns them from its JoinAccept).
+    "rx_delay_s": ("int", 1, 1, 15),
+    "rx2_khz": ("int", 869525, 863000, 870000),
+    "rx2_sf": ("int", 12, 7, 12),
 }
 _SENSORS = {
     "soil_moisture": ("list", [], 0, 4),  # one {"dry": raw, "wet": raw} per probe, on board soil_adc[i]
@@ -85,6 +95,8 @@ def _check(section, table, prefix):
                 raise ConfigError("config: %s must be a string" % where)
         elif kind == "hex4":
             v = int.from_bytes(_hex(v, 4, where), "big")
+        elif kind == "hex8":
+            v = _hex(v, 8, where)
         elif kind == "hex16":
             v = _hex(v, 16, where)
         elif kind == "list":
@@ -94,26 +106,30 @@ def _check(section, table, prefix):
     return out
 
 
+_SESSION = {"abp": ("dev_addr", "nwk_skey", "app_skey"), "otaa": ("dev_eui", "join_eui", "app_key")}
+
+
 def validate(raw):
     """Check a parsed config.json; return it with defaults filled in and keys as bytes.
 
-    A gateway may leave out dev_addr, nwk_skey and app_skey (they are then absent
-    from the result); a node must give them.
+    A node's activation says which keys it needs: "abp" dev_addr, nwk_skey and
+    app_skey; "otaa" dev_eui, join_eui and app_key. A gateway needs none. Keys
+    not needed and not given are absent from the result.
     """
-    table = _TOP
-    keys = ("dev_addr", "nwk_skey", "app_skey")
-    gateway = type(raw) is dict and raw.get("role") == "gateway"
-    if gateway:
-        table = dict(_TOP)
-        for key in keys:
-            table[key] = (table[key][0], "", 0, 0)  # not required; checked when given
-    cfg = _check(raw, table, "")
-    if gateway:
-        for key in keys:
-            if key not in raw:
-                del cfg[key]
+    cfg = _check(raw, _TOP, "")
     if cfg["role"] not in ROLES:
         raise ConfigError("config: role must be node or gateway, not %r" % cfg["role"])
+    if cfg["activation"] not in _SESSION:
+        raise ConfigError('config: activation must be "otaa" or "abp", not %r' % cfg["activation"])
+    needed = _SESSION[cfg["activation"]] if cfg["role"] == "node" else ()
+    for key in _SESSION["abp"] + _SESSION["otaa"]:
+        if key in raw:
+            continue
+        if key in needed:
+            raise ConfigError("config: %s is required for %s activation" % (key, cfg["activation"]))
+        del cfg[key]
+    if "adr" not in raw:
+        cfg["adr"] = cfg["activation"] == "otaa"
     cfg["radio"] = radio = _check(cfg["radio"], _RADIO, "radio")
     channels = radio["channels_khz"]
     if not channels or len(channels) > 16:

@@ -47,5 +47,10 @@ class DutyCycle:
         b = self.band(freq_khz)
         self.free_at[b] = start_ms + airtime_ms * _BANDS[b][2]
 
+    def hold(self, until_ms):
+        """DutyCycleReq's aggregated limit: no band transmits again before until_ms."""
+        for b in range(len(self.free_at)):
+            self.free_at[b] = max(self.free_at[b], until_ms)
+
     def state(self):
         return list(self.free_at)

@@ -8,13 +8,23 @@ docs/firmware.md, "The cycle".
 
 from binascii import crc32
 
+from micropython import const
 from payload_codec import CodecError, encode_uplink
-from payload_codec.lorawan import build_uplink
 
 from .dutycycle import MAX_PAYLOAD
-from .sensors.fitted import Sensors
+from .lorawan.session import from_config, sf_of
+from .lorawan.uplink import fopts_room
+from .lorawan.uplink import send as send_uplink
 from .unload import unload
 from .version import VERSION
+
+# Loaded for the sensor readings and the report, then unloaded: the radio's part of the wake-up
+# (the uplink, its windows, a downlink's commands) needs the heap they held.
+_SENSOR_MODULES = ("fitted", "soil_moisture", "ds18b20", "sht", "battery")
+_FOLLOW_UPS = 2
+# An OTAA node that heard no downlink for this many uplinks joins again (TR007 4.9: the ADR back-off
+# has by then tried every data rate down to DR0 with the default channels).
+_REJOIN_AFTER = const(64 + 32 * 8)  # uplinks a wake-up adds when a downlink says the network has more (FPending)
 
 
 class Node:
@@ -26,32 +36,37 @@ class Node:
         self.radio = radio
         self.wdt = wdt
         self.config_crc = config_crc
+        self.reboot = False  # a reboot command: app.py resets the board once the state is kept
+        self.uplink_end_ms = 0  # when the last uplink ended, on the node's clock (DeviceTimeAns)
+        self.link_check = None  # (margin dB, gateways) from the last LinkCheckAns
+        self.battery_v = None  # this wake-up's reading, for DevStatusAns
+        self.fpending = False
+        self._session()
+        if state.settings:
+            from .lorawan.commands import overlay
 
-    def _send(self, fport, payload, what):
-        """Frame and send one uplink; True when it went out. Counters are persisted first."""
+            overlay(cfg, state.settings, config_crc)
+
+    def _session(self):
+        """Set state.lw: an ABP node's from config.json; an OTAA node's stays None until it joins."""
         st = self.state
         cfg = self.cfg
-        if not self.radio.ready():
-            # Checked before a counter is taken: a frame that cannot go out must not use one.
-            self.log.write("radio: %s waits: every band is in its duty-cycle off time" % what)
-            return False
-        st.before_send()
-        fcnt = st.take_fcnt()
-        phy = build_uplink(cfg["dev_addr"], fcnt, fport, payload, cfg["nwk_skey"], cfg["app_skey"])
-        self.wdt.feed()
-        try:
-            sent = self.radio.send(phy)
-        except OSError as err:
-            st.radio_errors += 1
-            self.log.write("radio: %s not sent: %s" % (what, err))
-            return False
-        if sent is None:
-            self.log.write("radio: %s waits: every band is in its duty-cycle off time" % what)
-            return False
-        st.tx_frames += 1
-        return True
+        if cfg["activation"] == "otaa":
+            ident = crc32(cfg["dev_eui"] + cfg["join_eui"] + cfg["app_key"]) & 0x3FFFFFFF
+        else:
+            ident = self.config_crc & 0x3FFFFFFF
+        if st.join_ident != ident or (st.lw is None and cfg["activation"] == "abp"):
+            # Another identity or config: an OTAA node joins again (its DevNonce counter goes on).
+            st.lw = from_config(cfg, st.lw) if cfg["activation"] == "abp" else None
+            st.join_nonce = -1
+            st.join_ident = ident
+
+    def _send(self, fport, payload, what):
+        """Frame and send one uplink, with its receive windows; True when it went out."""
+        return send_uplink(self, fport, payload, what)
 
     def _status(self, reset_cause, now_ms):
+        """The status message as (fport, payload)."""
         st = self.state
         message = {
             "type": "status",
@@ -64,32 +79,37 @@ class Node:
             "sensor_errors": st.sensor_errors & 0xFFFFFFFF,
             "radio_errors": st.radio_errors & 0xFFFFFFFF,
         }
-        fport, payload = encode_uplink(message)
+        message = encode_uplink(message)
         # A status goes out once a day: its encoder need not hold heap until the next one.
         unload("payload_codec.status")
-        if self._send(fport, payload, "status"):
-            st.last_status_ms = now_ms
+        return message
+
+    def _limit(self):
+        """The largest report this uplink can carry: the data rate's, less the MAC answers' room."""
+        lw = self.state.lw
+        return MAX_PAYLOAD[sf_of(lw.dr)] - fopts_room(lw, self.board.clock.time_ms())
 
     def _report(self, now_ms):
+        """The waiting samples as (fport, payload), the oldest dropped until it fits; None if none can go."""
         st = self.state
-        limit = MAX_PAYLOAD[self.cfg["radio"]["sf"]]
+        limit = self._limit()
         samples = st.samples(now_ms)
+        report = None
         while samples:
             try:
-                fport, payload = encode_uplink({"type": "report", "samples": samples})
+                report = encode_uplink({"type": "report", "samples": samples})
             except CodecError as err:
                 # A reading the codec refuses must not block every later report.
                 self.log.write("report: %s; dropped the oldest sample" % err)
                 samples.pop(0)
                 st.pending.pop(0)
                 continue
-            if len(payload) <= limit:
+            if len(report[1]) <= limit:
                 break
+            report = None
             samples.pop(0)  # too long for this data rate: send the newest that fit
-        if not samples:
-            return
-        if self._send(fport, payload, "report"):
-            st.pending = []
+        unload("payload_codec.report_encode")
+        return report
 
     def count_traps(self):
         pulses = self.board.trap_pulses()
@@ -105,6 +125,41 @@ class Node:
         self.count_traps()
         return max(1000, self.state.next_slot_ms - self.board.clock.time_ms())
 
+    def _uplinks(self, reset_cause, now):
+        """A status when due, a report when enough samples wait; an OTAA node joins first."""
+        st = self.state
+        cfg = self.cfg
+        if st.lw is None:
+            from .lorawan.join import join
+
+            if not join(self):
+                return
+        # Both payloads are encoded before either goes out: the encoders load into a heap the
+        # radio's part has not yet cut up, and are gone again before it starts.
+        status = report = None
+        if st.last_status_ms < 0 or now - st.last_status_ms >= cfg["status_interval_s"] * 1000:
+            status = self._status(reset_cause, now)
+        if len(st.pending) >= cfg["samples_per_uplink"]:
+            report = self._report(now)
+        if status is not None and self._send(status[0], status[1], "status"):
+            st.last_status_ms = now
+        if report is not None and len(report[1]) > self._limit():
+            report = self._report(now)  # the status's downlink lowered the data rate
+        if report is not None and self._send(report[0], report[1], "report"):
+            st.pending = []
+        lw = st.lw
+        if lw is not None and cfg["activation"] == "otaa" and lw.adr_ack_cnt >= _REJOIN_AFTER:
+            self.log.write("lorawan: no downlink for %d uplinks: joining again" % lw.adr_ack_cnt)
+            st.lw = None
+            return
+        for _ in range(_FOLLOW_UPS):
+            # The network has more to send (FPending): an empty uplink opens windows for it, when the
+            # duty cycle allows one now; otherwise the next wake-up's uplink does.
+            if not self.fpending or not self.radio.ready():
+                break
+            self.fpending = False
+            self._send(None, b"", "follow-up uplink")
+
     def cycle(self, reset_cause):
         """One wake-up; return how long to sleep, in ms."""
         board = self.board
@@ -114,16 +169,23 @@ class Node:
         now = clock.time_ms()
         self.wdt.feed()
         self.count_traps()
+        # A wake-up sends at most a status, a report and the follow-ups, each counted once.
+        st.checkpoint(2 + _FOLLOW_UPS)
         board.power_sensors(True)
         try:
+            from .sensors.fitted import Sensors
+
             sensors = Sensors(board, cfg, self.log)
             sample = sensors.read(st.traps)
             st.sensor_errors += sensors.errors
         finally:
             board.power_sensors(False)
+        sensors = Sensors = None
+        for name in _SENSOR_MODULES:
+            unload("firmware.sensors." + name)
         self.wdt.feed()
         st.add_sample(now, sample)
-        battery = sample.get("battery_v")
+        battery = self.battery_v = sample.get("battery_v")
         if battery is not None and battery < cfg["low_battery_v"]:
             if not st.low_battery:
                 self.log.write("battery %s V below %s V: transmissions stop" % (battery, cfg["low_battery_v"]))
@@ -133,10 +195,7 @@ class Node:
                 self.log.write("battery recovered: transmissions resume")
                 st.low_battery = False
                 st.last_status_ms = -1  # say so at once, with a status
-            if st.last_status_ms < 0 or now - st.last_status_ms >= cfg["status_interval_s"] * 1000:
-                self._status(reset_cause, now)
-            if len(st.pending) >= cfg["samples_per_uplink"]:
-                self._report(now)
+            self._uplinks(reset_cause, now)
         # Keep to the grid of slots; start a new grid when behind it or when the clock went back.
         interval = cfg["interval_s"] * 1000
         nxt = st.next_slot_ms + interval

@@ -11,6 +11,10 @@ from .airtime import time_on_air_us
 from .dutycycle import DutyCycle
 
 _TIMEOUT_SLACK_MS = const(1000)  # a send longer than twice its airtime plus this has hung
+# A receive window opens this early and stays open this much later than the downlink is due:
+# the node's and the gateway's timing error together (docs/firmware.md, "Receive windows").
+_RX_ERROR_MS = const(20)
+_RX_LOCK_SYMBOLS = const(6)  # preamble symbols the chip needs to lock on (LoRaMac-node's MinRxSymbols)
 
 
 class Radio:
@@ -89,7 +93,7 @@ class Radio:
         try:
             self.modem.configure(cfg)
             start = self.clock.time_ms()
-            self.modem.send(phy)
+            end = self.modem.send(phy)  # ticks_ms when the last symbol went out: the windows count from it
             took = self.clock.time_ms() - start
         except (OSError, RuntimeError) as err:
             self._sleep_modem()
@@ -99,4 +103,34 @@ class Radio:
         self._sleep_modem()
         if took > 2 * airtime + _TIMEOUT_SLACK_MS:
             raise OSError("radio: send took %d ms for a %d ms frame (timeout)" % (took, airtime))
-        return {"freq_khz": freq, "sf": self.sf, "airtime_ms": airtime, "start_ms": start}
+        return {"freq_khz": freq, "sf": self.sf, "airtime_ms": airtime, "start_ms": start, "end_ticks": end}
+
+    def receive(self, end_ticks, delay_ms, freq_khz, sf):
+        """A class A receive window: listen for a downlink due delay_ms after end_ticks; the packet or None.
+
+        The chip is set up first and started _RX_ERROR_MS early; its receive
+        timeout (a symbol timeout on the SX1276, a timer stopped by the header
+        on the SX1262) ends the window when no preamble came in time, and a
+        packet whose preamble it caught is received whole.
+        """
+        clock = self.clock
+        cfg = {
+            "freq_khz": freq_khz,
+            "sf": sf,
+            "bw": str(self.bw_khz),
+            "coding_rate": self.coding_rate,
+            "preamble_len": self.preamble,
+            "syncword": self.sync_word,
+            "invert_iq_rx": True,  # downlinks are sent with inverted IQ, so nodes do not hear each other
+        }
+        try:
+            self.modem.configure(cfg)
+            wait = clock.ticks_diff(end_ticks, clock.ticks_ms()) + delay_ms - _RX_ERROR_MS
+            if wait > 0:
+                clock.sleep_ms(wait)
+            lock_ms = (_RX_LOCK_SYMBOLS << sf) // self.bw_khz + 1
+            return self.modem.recv(2 * _RX_ERROR_MS + lock_ms)
+        except (OSError, RuntimeError):
+            return None
+        finally:
+            self._sleep_modem()

@@ -34,11 +34,15 @@ class StateError(OSError):
 
 def _pack(seq, data):
     text = json.dumps(data)
-    return "%d %d\n%s" % (seq, crc32(text.encode()) & 0xFFFFFFFF, text)
+    try:
+        crc = crc32(text)  # MicroPython reads a str as its bytes: no copy of a 1 KB text on a small heap
+    except TypeError:
+        crc = crc32(text.encode())  # CPython
+    return "%d %d\n%s" % (seq, crc & 0xFFFFFFFF, text)
 
 
-def _unpack(blob):
-    """(seq, data) from a slot or RTC blob, or None when it is torn, corrupt or empty."""
+def _unpack(blob, kind=dict):
+    """(seq, data) from a slot (a dict) or the RTC blob (a list), or None when it is torn, corrupt or empty."""
     try:
         if type(blob) is not str:
             blob = bytes(blob).decode()
@@ -47,7 +51,7 @@ def _unpack(blob):
         if int(crc) != crc32(text.encode()) & 0xFFFFFFFF:
             return None
         data = json.loads(text)
-        if type(data) is not dict:
+        if type(data) is not kind:
             return None
         return int(seq), data
     except (ValueError, UnicodeError, IndexError):
@@ -119,6 +123,18 @@ class NodeState:
         self.next_slot_ms = 0  # the sampling slot this wake-up belongs to
         self.power_on_ms = 0  # when the node last started from power-on, for uptime
         self.store = None
+        # LoRaWAN (firmware/lorawan/): the Session, None before an OTAA join; a dict in RTC memory and on flash
+        self.lw = None
+        self.dev_nonce = 0  # the next JoinRequest's DevNonce: a 1.0.4 counter, on flash before it is used
+        self.join_nonce = -1  # the last JoinNonce accepted
+        self.join_ident = 0  # CRC of the DevEUI, JoinEUI and AppKey the session was joined with
+        self.join_tries = 0  # JoinRequests since reset that were not answered
+        self.join_next_ms = 0  # back-off: no JoinRequest before this
+        self.join_first_ms = -1  # the first JoinRequest since reset, -1 for none yet
+        self.dl_errors = 0  # downlinks dropped: malformed, unauthentic or replayed
+        self.settings = {}  # what commands from the farm office changed, over config.json (node.py)
+        self.commands = 0  # commands applied, reported in the status
+        self.last_command = ""  # the last one applied, hex: FPort byte then payload
 
     # ------------------------------------------------------------ RTC memory
 
@@ -138,36 +154,70 @@ class NodeState:
         "low_battery",
         "next_slot_ms",
         "power_on_ms",
+        "lw",
+        "dev_nonce",
+        "join_nonce",
+        "join_ident",
+        "join_tries",
+        "join_next_ms",
+        "join_first_ms",
+        "dl_errors",
+        "settings",
+        "commands",
+        "last_command",
+    )
+    # What flash keeps besides the counter reservation and the trap counts: never back after a power loss.
+    _FLASH_KEYS = (
+        "tx_frames",
+        "sensor_errors",
+        "radio_errors",
+        "boots",
+        "faults",
+        "lw",
+        "dev_nonce",
+        "join_nonce",
+        "join_ident",
+        "dl_errors",
+        "settings",
+        "commands",
+        "last_command",
     )
 
+    def _get(self, key):
+        v = getattr(self, key)
+        return v.to_dict() if key == "lw" and v is not None else v
+
+    def _set(self, key, v):
+        if key == "lw" and v is not None:
+            from .lorawan.session import Session
+
+            v = Session().from_dict(v)
+        setattr(self, key, v)
+
     def to_rtc(self):
-        data = {}
-        for key in self._RTC_KEYS:
-            data[key] = getattr(self, key)
-        return _pack(0, data).encode()
+        """The blob for RTC memory, a str (the board takes any buffer).
+
+        The values in _RTC_KEYS order, without their names: the text is the
+        largest allocation of a wake-up, and half as long this way.
+        """
+        return _pack(0, [self._get(key) for key in self._RTC_KEYS])
 
     def from_rtc(self, blob):
         """Take the state kept in RTC memory; False if there is none (power-on) or it is corrupt."""
-        got = _unpack(blob) if blob else None
-        if got is None:
-            return False
-        for key in self._RTC_KEYS:
-            if key in got[1]:
-                setattr(self, key, got[1][key])
+        got = _unpack(blob, list) if blob else None
+        if got is None or len(got[1]) != len(self._RTC_KEYS):
+            return False  # none, corrupt, or another firmware's: start as from power-on
+        for i in range(len(self._RTC_KEYS)):
+            self._set(self._RTC_KEYS[i], got[1][i])
         return True
 
     # ------------------------------------------------------------ flash
 
     def _flash_data(self):
-        return {
-            "fcnt_reserved": self.fcnt_reserved,
-            "traps": self.traps,
-            "tx_frames": self.tx_frames,
-            "sensor_errors": self.sensor_errors,
-            "radio_errors": self.radio_errors,
-            "boots": self.boots,
-            "faults": self.faults,
-        }
+        data = {"fcnt_reserved": self.fcnt_reserved, "traps": self.traps}
+        for key in self._FLASH_KEYS:
+            data[key] = self._get(key)
+        return data
 
     def restore_flash(self, store):
         """Cold boot: resume from flash, starting past every counter that may have been used."""
@@ -176,14 +226,16 @@ class NodeState:
         if data is None:
             return
         self.fcnt_reserved = data["fcnt_reserved"]
-        if fell_back:
-            # The unreadable slot may have reserved one block more, and used it.
-            self.fcnt_reserved += FCNT_BLOCK
-        self.fcnt = self.fcnt_reserved
         self.traps = list(data["traps"])
         self.traps_saved = list(data["traps"])
-        for key in ("tx_frames", "sensor_errors", "radio_errors", "boots", "faults"):
-            setattr(self, key, data.get(key, 0))
+        for key in self._FLASH_KEYS:
+            if key in data:
+                self._set(key, data[key])
+        if fell_back:
+            # The unreadable slot may have reserved one block more, and used it; and a DevNonce.
+            self.fcnt_reserved += FCNT_BLOCK
+            self.dev_nonce += 1
+        self.fcnt = self.fcnt_reserved
 
     def save_flash(self):
         self.store.save(self._flash_data())
@@ -197,6 +249,16 @@ class NodeState:
         fcnt = self.fcnt
         self.fcnt += 1
         return fcnt
+
+    def checkpoint(self, frames):
+        """At the start of a wake-up, while the heap is nearly empty, do the flash writes its frames would need.
+
+        The trap counts now, and counters for `frames` frames; take_fcnt and
+        before_send then find nothing left to write unless something changed.
+        """
+        if self.traps != self.traps_saved or self.fcnt + frames > self.fcnt_reserved:
+            self.fcnt_reserved = max(self.fcnt_reserved, self.fcnt + FCNT_BLOCK)
+            self.save_flash()
 
     def before_send(self):
         """Trap counts go to flash before a frame carries them, so they never go back."""

@@ -71,14 +71,27 @@ def _build(mtype, direction, dev_addr, fcnt, fport, payload, nwk_skey, app_skey,
     return bytes(phy)
 
 
-def build_uplink(dev_addr, fcnt, fport, payload, nwk_skey, app_skey, confirmed=False, adr=False, fopts=b""):
+def build_uplink(
+    dev_addr,
+    fcnt,
+    fport,
+    payload,
+    nwk_skey,
+    app_skey,
+    confirmed=False,
+    adr=False,
+    fopts=b"",
+    ack=False,
+    adr_ack_req=False,
+):
     """Build an uplink data frame; return its PHYPayload bytes.
 
     fcnt is the full 32-bit counter: its low 16 bits travel, all 32 enter the
     MIC and the keystream. The caller must have persisted fcnt before sending.
+    ack acknowledges a confirmed downlink; adr_ack_req asks the network to answer (ADR back-off).
     """
     mtype = _MTYPE_CONFIRMED_UP if confirmed else _MTYPE_UNCONFIRMED_UP
-    fctrl = _FCTRL_ADR if adr else 0
+    fctrl = (_FCTRL_ADR if adr else 0) | (_FCTRL_ACK if ack else 0) | (_FCTRL_ADR_ACK_REQ if adr_ack_req else 0)
     return _build(mtype, _DIR_UP, dev_addr, fcnt, fport, payload, nwk_skey, app_skey, fctrl, fopts)
 
 

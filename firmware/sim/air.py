@@ -16,25 +16,16 @@ match the modem's configuration; a line not heard is gone. A partial last line
 skipped and counted in errors. As with the driver, a packet whose crc_error is
 true is counted in the modem's crc_errors and returned only when the modem's
 rx_crc_error is True. gateway/sim/virtual_board.py writes these lines (inject()).
-RxPacket lives here and not in modem.py: only a receiver builds one, and a node
-never loads this module.
+A node's receive windows do not read this file: firmware/sim/rx_window.py
+hears the downlinks queued for them, with their timing.
 """
 
 import json
 
+from .rx_packet import RxPacket
+
 _READ = 4096  # bytes read from the file at a time
 _POLL_MS = 10  # recv() looks at the air this often
-
-
-class RxPacket(bytearray):
-    """What recv() returns on a board: bytes with reception metadata (snr in dB x 4, as the driver)."""
-
-    def __init__(self, data=b"", ticks_ms=0, rssi=-120, snr=0, crc_error=False):
-        super().__init__(data)
-        self.ticks_ms = ticks_ms
-        self.rssi = rssi
-        self.snr = snr
-        self.crc_error = crc_error
 
 
 def start_recv(modem, timeout_ms, continuous):

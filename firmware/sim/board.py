@@ -13,7 +13,7 @@ from micropython import const
 
 from .adc import SimADC
 from .clock import SimClock
-from .field import Field
+from .field import Field, noise
 from .i2c import SimI2C, SimSHT4x
 from .modem import SimModem
 from .onewire import SimDS18B20, SimOneWire, make_rom
@@ -90,7 +90,7 @@ class SimBoard:
         return self.rtc
 
     def rtc_write(self, blob):
-        self.rtc = bytes(blob)
+        self.rtc = blob if type(blob) is str else bytes(blob)
 
     def watchdog(self, timeout_ms):
         return SimWatchdog(self, timeout_ms)
@@ -111,6 +111,15 @@ class SimBoard:
         self.last_sleep_ms = ms
         self.clock.sleep_ms(ms)
         self.cause = "deep_sleep"
+
+    def random(self, n):
+        """A number in 0..n-1, the same for a seed and a moment: runs stay reproducible."""
+        return int(noise(self.field.seed, 7, self.clock.time_ms()) * n)
+
+    def reset(self):
+        """machine.reset(): RTC memory survives a soft reset on ESP32, but the firmware starts from flash."""
+        self.rtc = b""
+        self.cause = "soft"
 
     def power_sensors(self, on):
         self.powered = on

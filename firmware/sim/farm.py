@@ -12,7 +12,7 @@ truth is what the firmware's sensors saw. Runs on CPython and MicroPython.
 
 import math
 
-from .field import DAY_MS, PROBE_DRY, PROBE_WET, Field, _noise
+from .field import DAY_MS, PROBE_DRY, PROBE_WET, Field, noise
 
 _HOUR_MS = 3600000
 _FLIGHT_PEAK_DAY = 4.0  # the pest's flight period peaks on this day of the run...
@@ -24,14 +24,14 @@ class FarmField(Field):
         Field.__init__(self, seed)
         self.node = node
         self.battery = battery
-        self.offset_c = 1.5 * (_noise(seed, 50, node) - 0.5)  # a node's own microclimate
+        self.offset_c = 1.5 * (noise(seed, 50, node) - 0.5)  # a node's own microclimate
 
     def air(self, t_ms):
         day = t_ms // DAY_MS
         frac = (t_ms % DAY_MS) / DAY_MS
         # Weather drifts from day to day: interpolate the daily mean between noise points.
-        m0 = 11.0 + 9.0 * _noise(self.seed, 11, day)
-        m1 = 11.0 + 9.0 * _noise(self.seed, 11, day + 1)
+        m0 = 11.0 + 9.0 * noise(self.seed, 11, day)
+        m1 = 11.0 + 9.0 * noise(self.seed, 11, day + 1)
         mean = m0 + (m1 - m0) * frac + self.offset_c
         swing = math.cos(2 * math.pi * (frac - 0.625))  # warmest at 15:00
         temp = mean + 6.5 * swing
@@ -51,7 +51,7 @@ class FarmField(Field):
 
     def _wetting(self, day):
         """mm of rain or irrigation on a day: about one day in four."""
-        n = _noise(self.seed, 21, day)
+        n = noise(self.seed, 21, day)
         return 0.0 if n < 0.72 else 8.0 + 30.0 * (n - 0.72) / 0.28
 
     def soil_moisture_pct(self, t_ms, probe):
@@ -77,7 +77,7 @@ class FarmField(Field):
         hour = t0_ms // _HOUR_MS
         while hour * _HOUR_MS < t1_ms:
             rate = self._rate_per_hour(hour) * (1.0 + 0.3 * trap)
-            events = int(rate + _noise(self.seed, 30 + 7 * self.node + trap, hour))
+            events = int(rate + noise(self.seed, 30 + 7 * self.node + trap, hour))
             for k in range(events):
                 at = hour * _HOUR_MS + (2 * k + 1) * (_HOUR_MS // 2) // events
                 if t0_ms <= at < t1_ms:
@@ -90,7 +90,7 @@ class FarmField(Field):
 
     def fault(self, t_ms, sensor):
         """True while a sensor is faulty: a few hours now and then (a wet connector, a loose probe)."""
-        return _noise(self.seed, 40 + 5 * self.node + sensor, t_ms // (6 * _HOUR_MS)) < 0.02
+        return noise(self.seed, 40 + 5 * self.node + sensor, t_ms // (6 * _HOUR_MS)) < 0.02
 
     def soil_raw(self, t_ms, probe):
         pct = self.soil_moisture_pct(t_ms, probe)

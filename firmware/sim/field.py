@@ -15,7 +15,7 @@ PROBE_DRY = 52000
 PROBE_WET = 21000
 
 
-def _noise(seed, a, b):
+def noise(seed, a, b):
     """A fixed pseudo-random fraction in [0, 1) for (seed, a, b): no state, same on every runtime."""
     x = (seed * 1103515245 + a * 12345 + b * 2654435761) & 0x7FFFFFFF
     x = (x ^ (x >> 13)) * 1103515245 & 0x7FFFFFFF
@@ -33,7 +33,7 @@ class Field:
     def air(self, t_ms):
         """(temperature °C, relative humidity %) of the air above the crop."""
         day = t_ms // DAY_MS
-        mean = 12.0 + 6.0 * _noise(self.seed, 1, day)
+        mean = 12.0 + 6.0 * noise(self.seed, 1, day)
         swing = math.cos(2 * math.pi * (self._day_phase(t_ms) - 0.625))  # warmest at 15:00
         temp = mean + 7.0 * swing
         rh = min(100.0, max(20.0, 75.0 - 20.0 * swing))
@@ -49,7 +49,7 @@ class Field:
         """Dries by about 1 % a day after each weekly rain, deeper probes stay wetter."""
         week = t_ms // (7 * DAY_MS)
         since_rain = (t_ms % (7 * DAY_MS)) / DAY_MS
-        wet = 30.0 + 10.0 * _noise(self.seed, 2, week)
+        wet = 30.0 + 10.0 * noise(self.seed, 2, week)
         return max(5.0, wet - 1.1 * since_rain + 3.0 * probe)
 
     def battery_v(self, t_ms):
@@ -65,7 +65,7 @@ class Field:
         hour = t0_ms // 3600000
         while hour * 3600000 < t1_ms:
             rate = 6 if 18 <= hour % 24 <= 21 else 1
-            events = int(rate * 2 * _noise(self.seed, 3 + trap, hour))
+            events = int(rate * 2 * noise(self.seed, 3 + trap, hour))
             for k in range(events):
                 at = hour * 3600000 + (2 * k + 1) * 1800000 // events
                 if t0_ms <= at < t1_ms:

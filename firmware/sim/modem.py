@@ -5,12 +5,12 @@ get_time_on_air_us behave as the lora.SX1262 sync driver's do from the
 caller's side; sending advances the clock by the packet's time on air and
 records the packet. Faults: fail_next=N makes the next N sends raise OSError;
 hang=True makes a send take 60 s and raise, as a chip stuck in TX would.
-Reception comes from the air file (air=PATH): its format, the receive side
-and the packets it returns (RxPacket) are in firmware/sim/air.py, loaded when
-the modem first receives; air.py imports nothing from here. A node never
-receives, and its desktop heap test has no room for anything more (every name
-a loaded module adds is a qstr, and the node's qstr pool is full: one more
-name allocates the next pool, 7.7 KB).
+Two receive sides, each loaded only when used (every name a loaded module
+adds is a qstr, and on the node's heap one more qstr pool costs 7.7 KB):
+- start_recv/poll_recv, the gateway board's continuous receive, hear the air
+  file (air=PATH), a queue in firmware/sim/air.py;
+- recv(timeout_ms), a node's receive window, hears the packets a network put
+  in `downlinks`, only when they arrive in time: firmware/sim/rx_window.py.
 """
 
 from ..airtime import time_on_air_us
@@ -27,6 +27,7 @@ class SimModem:
         self.state = "standby"
         self.fail_next = 0
         self.hang = False
+        self.downlinks = []  # packets on their way to a node's receive windows (firmware/sim/rx_window.py)
 
     def configure(self, cfg):
         self.cfg.update(cfg)
@@ -66,13 +67,8 @@ class SimModem:
         return self.clock.ticks_ms()
 
     def recv(self, timeout_ms=None, rx_length=0xFF, rx_packet=None):
-        """A packet from the air file, or None when timeout_ms passes first; no air file: a quiet channel."""
-        if self.air is None:
-            self.state = "rx"
-            self.clock.sleep_ms(timeout_ms or 0)
-            self.state = "standby"
-            return None
-        from .air import recv
+        """A node's receive window: a queued downlink that arrives in time, or None at the timeout."""
+        from .rx_window import recv
 
         return recv(self, timeout_ms, rx_packet)
 

@@ -23,6 +23,22 @@ def with_(**changes: Any) -> dict[str, Any]:
     return {**GOOD, **changes}
 
 
+def test_an_otaa_node_needs_its_euis_and_app_key_and_no_session_keys() -> None:
+    raw = {
+        "role": "node",
+        "board": "sim",
+        "activation": "otaa",
+        "dev_eui": "70b3d57ed0000001",
+        "join_eui": "0000000000000000",
+        "app_key": "b6b53f4a168a7a88bdf7ea135ce9cfca",
+    }
+    cfg = validate(raw)
+    assert cfg["dev_eui"] == bytes.fromhex("70b3d57ed0000001")
+    assert cfg["app_key"] == bytes.fromhex(raw["app_key"])
+    assert "dev_addr" not in cfg and "nwk_skey" not in cfg
+    assert cfg["adr"] is True
+
+
 def test_defaults() -> None:
     cfg = validate(dict(GOOD))
     assert cfg["dev_addr"] == 0x26011BDA
@@ -33,7 +49,12 @@ def test_defaults() -> None:
         "bw_khz": 125,
         "tx_power_dbm": 14,
         "sync_word": 0x34,
+        "rx_delay_s": 1,
+        "rx2_khz": 869525,
+        "rx2_sf": 12,
     }
+    assert cfg["activation"] == "abp" and cfg["adr"] is False and cfg["confirmed"] is False
+    assert "app_key" not in cfg and "dev_eui" not in cfg
     assert cfg["interval_s"] == 900
     assert cfg["sensors"]["battery"] is True
 
@@ -42,7 +63,11 @@ def test_defaults() -> None:
     ("raw", "phrase"),
     [
         ([], "must be an object"),
-        ({k: v for k, v in GOOD.items() if k != "dev_addr"}, "dev_addr is required"),
+        ({k: v for k, v in GOOD.items() if k != "dev_addr"}, "dev_addr is required for abp activation"),
+        (with_(activation="otaa"), "dev_eui is required for otaa activation"),
+        (with_(activation="OTAA"), 'activation must be "otaa" or "abp"'),
+        (with_(activation="otaa", dev_eui="00" * 8, join_eui="00" * 8), "app_key is required"),
+        (with_(activation="otaa", dev_eui="00" * 7, join_eui="00" * 8, app_key="00" * 16), "dev_eui must be 16 hex"),
         (with_(dev_addr="26011bd"), "dev_addr must be 8 hex digits"),
         (with_(nwk_skey="zz" * 16), "nwk_skey must be 32 hex digits"),
         (with_(role="repeater"), "role must be node or gateway"),

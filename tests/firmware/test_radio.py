@@ -73,7 +73,7 @@ def radio(channels: list[int], sf: int = 9) -> tuple[Radio, SimModem, SimClock]:
 def test_send_configures_the_modem_and_puts_it_to_sleep() -> None:
     r, modem, _ = radio([868100])
     sent = r.send(bytes(25))
-    assert sent == {"freq_khz": 868100, "sf": 9, "airtime_ms": 206, "start_ms": 0}
+    assert sent == {"freq_khz": 868100, "sf": 9, "airtime_ms": 206, "start_ms": 0, "end_ticks": 206}
     assert modem.cfg["syncword"] == 0x34 and modem.cfg["bw"] == "125" and modem.cfg["invert_iq_tx"] is False
     assert modem.state == "sleep"
 
@@ -150,3 +150,43 @@ def test_the_duty_cycle_day_under_micropython(tmp_path: Path) -> None:
     frames, worst = result.stdout.split()
     assert int(frames) > 300
     assert float(worst) <= 0.01  # the busiest band's share of the day
+
+
+def downlink(t_ms: int, freq_khz: int = 868100, sf: int = 9, **more: object) -> dict[str, object]:
+    return {"t_ms": t_ms, "freq_khz": freq_khz, "sf": sf, "phy": bytes(range(20)), **more}
+
+
+@pytest.mark.parametrize(
+    ("sf", "error_ms", "heard"),
+    [(9, 0, True), (9, 15, True), (9, -15, True), (7, 35, False), (7, -40, False), (12, -90, True)],
+)
+def test_a_receive_window_hears_a_downlink_only_within_its_timing_error(sf: int, error_ms: int, heard: bool) -> None:
+    r, modem, clock = radio([868100], sf=sf)
+    sent = r.send(bytes(25))
+    due = sent["end_ticks"] + 1000
+    modem.downlinks.append(downlink(due + error_ms, sf=sf, rssi_dbm=-101, snr_db=-3.25))
+    rx = r.receive(sent["end_ticks"], 1000, 868100, sf)
+    assert (rx is not None) == heard
+    if heard:
+        assert bytes(rx) == bytes(range(20)) and rx.rssi == -101 and rx.snr == -13
+        assert rx.ticks_ms == clock.ticks_ms() >= due + error_ms  # the whole packet was received
+    else:
+        assert clock.ticks_ms() < due + 1000  # the window closed on its own, long before RX2
+    assert modem.state == "sleep" and modem.cfg["invert_iq_rx"] is True
+
+
+def test_a_window_hears_only_its_own_channel_sf_and_inverted_iq_and_keeps_later_packets() -> None:
+    r, modem, _ = radio([868100], sf=9)
+    sent = r.send(bytes(25))
+    rx1 = sent["end_ticks"] + 1000
+    rx2 = rx1 + 1000
+    modem.downlinks += [
+        downlink(rx1, freq_khz=868300),  # another channel
+        downlink(rx1, sf=10),  # another spreading factor
+        downlink(rx1, iq_inverted=False),  # another node's uplink
+        downlink(rx2, freq_khz=869525, sf=12),
+    ]
+    assert r.receive(sent["end_ticks"], 1000, 868100, 9) is None
+    assert len(modem.downlinks) == 1  # the ones RX1 could not hear are past; RX2's waits
+    rx = r.receive(sent["end_ticks"], 2000, 869525, 12)
+    assert rx is not None and modem.downlinks == []

@@ -89,7 +89,7 @@ def test_corrupt_rtc_memory_means_cold_boot(blob: bytes) -> None:
 
 
 def test_rtc_blob_with_a_flipped_bit_is_refused(tmp_path: Path) -> None:
-    blob = bytearray(cold_boot(tmp_path).to_rtc())
+    blob = bytearray(cold_boot(tmp_path).to_rtc().encode())
     blob[-3] ^= 0x01
     assert not NodeState().from_rtc(bytes(blob))
 

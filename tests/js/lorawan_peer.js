@@ -1,9 +1,10 @@
 // The npm package lora-packet as an independent LoRaWAN 1.0.x peer for tests/test_lorawan_peer.py.
 // JSON lines in, JSON lines out:
 //   {"op": "open", "phy": hex, "nwk": hex, "app": hex, "fcnt": full 32-bit counter}
-//     -> {"mic_ok": bool, "mtype", "dev_addr": hex (big-endian), "fcnt16", "fport", "fopts": hex, "plaintext": hex}
+//     -> {"mic_ok": bool, "mtype", "dev_addr": hex (big-endian), "fcnt16", "fport", "fopts": hex, "fctrl": int,
+//         "plaintext": hex}
 //   {"op": "build", "mtype": "Unconfirmed Data Up"..., "dev_addr": hex, "fcnt": int, "fport": int,
-//    "payload": hex, "fopts": hex, "adr": bool, "ack": bool, "nwk": hex, "app": hex} -> {"phy": hex}
+//    "payload": hex, "fopts": hex, "adr": bool, "ack": bool, "fpending": bool, "nwk": hex, "app": hex} -> {"phy": hex}
 //   {"op": "bench", "phy": [hex...], "nwk", "app", "seconds"} -> {"frames_per_s": n}
 //   {"op": "join_request", "join_eui": hex, "dev_eui": hex (both as written), "dev_nonce": int, "app_key": hex}
 //     -> {"phy": hex}
@@ -36,6 +37,7 @@ function open(req) {
     fcnt16: packet.getFCnt(),
     fport: packet.getFPort(),
     fopts: packet.FOpts ? packet.FOpts.toString("hex") : "",
+    fctrl: packet.FCtrl ? packet.FCtrl[0] : null,
     plaintext: lora.decrypt(packet, app, nwk, msb(req.fcnt)).toString("hex"),
   };
 }
@@ -47,9 +49,9 @@ function build(req) {
     {
       MType: req.mtype,
       DevAddr: Buffer.from(req.dev_addr, "hex"),
-      FCtrl: { ADR: !!req.adr, ACK: !!req.ack, ADRACKReq: false, FPending: false },
+      FCtrl: { ADR: !!req.adr, ACK: !!req.ack, ADRACKReq: false, FPending: !!req.fpending },
       FCnt: fcnt16,
-      FPort: req.fport,
+      FPort: req.fport === null ? undefined : req.fport, // null would put an FPort 0 byte on the air
       FOpts: Buffer.from(req.fopts || "", "hex"),
       payload: Buffer.from(req.payload, "hex"),
     },
@@ -58,6 +60,10 @@ function build(req) {
     undefined,
     msb(req.fcnt)
   );
+  if (req.fport === null) {
+    // fromFields computes the MIC only when there is an FPort; without one it leaves EEEEEEEE.
+    lora.recalculateMIC(packet, Buffer.from(req.nwk, "hex"), undefined, msb(req.fcnt));
+  }
   return { phy: packet.getPHYPayload().toString("hex") };
 }
 

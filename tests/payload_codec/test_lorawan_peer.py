@@ -61,6 +61,7 @@ def test_lora_packet_opens_our_frames(peer: LoraPacketPeer, f: dict[str, Any]) -
         "fcnt16": f["fcnt"] & 0xFFFF,
         "fport": f["fport"],
         "fopts": f["fopts"].hex(),
+        "fctrl": (0x80 if f["adr"] else 0) | len(f["fopts"]),
         "plaintext": f["payload"].hex(),
     }
 

@@ -1,0 +1,322 @@
+"""The node as a LoRaWAN 1.0.4 class A device against a scripted network built on lora-packet (issue 13).
+
+In-process on CPython with the simulated board: the network answers each
+uplink through the simulated modem's receive windows. The same firmware under
+MicroPython, and across SIGKILLs, is in test_class_a_micropython.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from firmware.sim.board import SimBoard
+from firmware.state import NodeState
+from gateway.sim.nodes import APP, APP_KEY, DEV_ADDR, NWK, node_config, otaa_config
+from payload_codec import decode_uplink, encode_downlink
+from payload_codec.mac_commands import build, parse
+from tests.firmware.scripted_network import FCTRL_ACK, FCTRL_ADR, FCTRL_ADR_ACK_REQ, Downlink, ScriptedNetwork
+from tests.firmware.sim_node import make_board, run_cycles, write_config
+from tests.lora_packet_peer import LoraPacketPeer
+
+
+@pytest.fixture(scope="module")
+def peer() -> Iterator[LoraPacketPeer]:
+    p = LoraPacketPeer()
+    yield p
+    p.close()
+
+
+def attach(board: SimBoard, net: ScriptedNetwork) -> None:
+    modem = board.modem()
+    modem.on_send = lambda record: modem.downlinks.extend(net.downlinks_for(record))
+
+
+def joined_node(tmp_path: Path, peer: LoraPacketPeer, **net_args: Any) -> tuple[SimBoard, ScriptedNetwork]:
+    write_config(tmp_path, otaa_config(interval_s=600))
+    board = make_board(tmp_path)
+    net = ScriptedNetwork(peer, APP_KEY, **net_args)
+    attach(board, net)
+    run_cycles(board, 1)
+    assert net.nwk is not None, "the node did not join"
+    return board, net
+
+
+def state(board: SimBoard) -> dict[str, Any]:
+    """What the node keeps on flash (the newer of its two slots)."""
+    best: tuple[int, dict[str, Any]] = (-1, {})
+    for name in ("state.0", "state.1"):
+        path = Path(board.root) / name
+        if path.exists():
+            head, text = path.read_text().split("\n", 1)
+            seq = int(head.split()[0])
+            if seq > best[0]:
+                best = (seq, json.loads(text))
+    return best[1]
+
+
+def awake(board: SimBoard) -> NodeState:
+    """What the node keeps in RTC memory between wake-ups."""
+    st = NodeState()
+    assert st.from_rtc(board.rtc)
+    return st
+
+
+def log(board: SimBoard) -> str:
+    return "".join(p.read_text() for p in sorted(Path(board.root).glob("log.*")))
+
+
+# ------------------------------------------------------------------ OTAA
+
+
+def test_the_node_joins_and_its_uplinks_open_with_the_keys_lora_packet_derived(
+    tmp_path: Path, peer: LoraPacketPeer
+) -> None:
+    board, net = joined_node(tmp_path, peer, rx_delay_s=1, rx2_dr=3, cflist_hz=[867100000, 867300000])
+    join = net.uplinks[0]
+    assert join.join and join.dev_nonce == 0 and join.freq_khz in (868100, 868300, 868500)
+    run_cycles(board, 3)
+    data = net.data_uplinks
+    assert data, "no data uplink after the join"
+    assert [u.fcnt for u in data] == list(range(len(data)))  # a new session counts from 0
+    assert data[0].fctrl & FCTRL_ADR
+    assert decode_uplink(data[0].fport, data[0].plaintext)["type"] == "status"
+    assert parse(data[0].fopts, True) == [(0x0D, {})]  # DeviceTimeReq, once a day
+    saved = state(board)
+    assert saved["dev_nonce"] == 1 and saved["join_nonce"] == net.join_nonce
+    # The CFList's channels are the node's channels 3 and 4.
+    assert saved["lw"][11][3][0] == 867100 and saved["lw"][11][4][0] == 867300
+
+
+def test_a_joined_node_does_not_join_again_after_a_power_loss(tmp_path: Path, peer: LoraPacketPeer) -> None:
+    board, net = joined_node(tmp_path, peer)
+    run_cycles(board, 2)
+    board.power_loss()
+    run_cycles(board, 3)
+    assert sum(u.join for u in net.uplinks) == 1
+    fcnts = [u.fcnt for u in net.data_uplinks]
+    assert fcnts == sorted(set(fcnts)), "an FCnt went back or was used twice"
+
+
+def test_with_nobody_answering_the_node_samples_backs_off_and_never_reuses_a_devnonce(
+    tmp_path: Path, peer: LoraPacketPeer
+) -> None:
+    write_config(tmp_path, otaa_config(interval_s=60))
+    board = make_board(tmp_path)
+    net = ScriptedNetwork(peer, APP_KEY, answer_joins=False)
+    attach(board, net)
+    run_cycles(board, 60 * 14)  # 14 hours of one-minute wake-ups
+    joins = net.uplinks
+    assert all(u.join for u in joins)
+    assert [u.dev_nonce for u in joins] == list(range(len(joins)))
+    airtime = {u.sf: u.end_ms - u.t_ms for u in joins}
+    first = joins[0].t_ms
+    for a, b in itertools.pairwise(joins):
+        since = a.t_ms - first
+        factor = 100 if since < 3600_000 else 1000 if since < 11 * 3600_000 else 10000
+        assert b.t_ms - a.t_ms >= airtime[a.sf] * factor, (a.t_ms, b.t_ms)
+    # TS001-1.0.4 section 7: at most 36 s of join airtime in the first hour.
+    assert sum(u.end_ms - u.t_ms for u in joins if u.t_ms - first < 3600_000) <= 36_000
+    assert joins[-1].sf == 12  # every second unanswered request one data rate down, to DR0
+    assert board.watchdog_overruns == 0 and "error" not in log(board)
+    assert len(state(board)) > 0 and state(board)["dev_nonce"] == len(joins)
+
+
+def test_a_join_accept_that_misses_its_window_is_not_heard(tmp_path: Path, peer: LoraPacketPeer) -> None:
+    write_config(tmp_path, otaa_config())
+    board = make_board(tmp_path)
+    net = ScriptedNetwork(peer, APP_KEY)
+    modem = board.modem()
+
+    def late(record: dict[str, Any]) -> None:
+        for d in net.downlinks_for(record):
+            d["t_ms"] += 300  # later than RX1 can catch, and not RX2's channel
+            modem.downlinks.append(d)
+
+    modem.on_send = late
+    run_cycles(board, 1)
+    assert state(board)["lw"] is None and "no JoinAccept" in log(board)
+    attach(board, net)
+    board.clock.sleep_ms(3600_000)
+    run_cycles(board, 1)
+    assert state(board)["lw"] is not None
+
+
+def test_silence_makes_the_node_join_again_and_a_replayed_join_accept_is_refused(
+    tmp_path: Path, peer: LoraPacketPeer
+) -> None:
+    board, net = joined_node(tmp_path, peer)
+    first_accept = net.sent[0]
+    modem = board.modem()
+
+    def replay(record: dict[str, Any]) -> None:
+        answers = net.downlinks_for(record)
+        for d in answers:
+            d["phy"] = first_accept.hex()  # the JoinAccept the node took before, sent again
+        modem.downlinks.extend(answers)
+
+    modem.on_send = replay
+    run_cycles(board, 64 + 32 * 8 + 2)
+    assert "joining again" in log(board)
+    assert "JoinNonce" in log(board) and state(board)["lw"] is None
+    attach(board, net)
+    board.clock.sleep_ms(24 * 3600_000)
+    run_cycles(board, 2)
+    saved = state(board)
+    assert saved["lw"] is not None and saved["join_nonce"] == net.join_nonce
+    nonces = [u.dev_nonce for u in net.uplinks if u.join]
+    assert nonces == list(range(len(nonces)))
+
+
+# ------------------------------------------------------------------ downlinks and MAC commands
+
+
+def test_link_adr_req_changes_data_rate_power_and_mask_and_is_answered(tmp_path: Path, peer: LoraPacketPeer) -> None:
+    board, net = joined_node(tmp_path, peer)
+    req = build(
+        [("LinkADRReq", {"data_rate": 5, "tx_power": 2, "ch_mask": 0x0003, "ch_mask_cntl": 0, "nb_trans": 1})], False
+    )
+    net.queue.append(Downlink(fopts=req))
+    run_cycles(board, 3)
+    ups = net.data_uplinks
+    k = next(i for i, u in enumerate(ups) if u.answered)
+    after = ups[k + 1]
+    assert (0x03, {"power_ack": True, "data_rate_ack": True, "ch_mask_ack": True}) in parse(after.fopts, True)
+    assert after.sf == 7 and after.freq_khz in (868100, 868300)
+    assert board.modem().cfg["output_power"] == 12  # 16 dBm - 2 x 2
+
+
+def test_a_link_adr_req_for_an_undefined_channel_changes_nothing(tmp_path: Path, peer: LoraPacketPeer) -> None:
+    board, net = joined_node(tmp_path, peer)
+    req = build(
+        [("LinkADRReq", {"data_rate": 5, "tx_power": 1, "ch_mask": 0x0100, "ch_mask_cntl": 0, "nb_trans": 1})], False
+    )
+    net.queue.append(Downlink(fopts=req))
+    run_cycles(board, 3)
+    ups = net.data_uplinks
+    k = next(i for i, u in enumerate(ups) if u.answered)
+    after = ups[k + 1]
+    assert (0x03, {"power_ack": True, "data_rate_ack": False, "ch_mask_ack": False}) in parse(after.fopts, True)
+    assert after.sf == ups[k].sf
+
+
+def test_mac_commands_in_fport_0_are_answered_and_sticky_answers_repeat_until_a_downlink(
+    tmp_path: Path, peer: LoraPacketPeer
+) -> None:
+    board, net = joined_node(tmp_path, peer)
+    cmds = build(
+        [
+            ("DevStatusReq", {}),
+            ("RXTimingSetupReq", {"rx_delay_s": 2}),
+            ("DutyCycleReq", {"max_duty_cycle": 0}),
+            ("NewChannelReq", {"ch_index": 3, "freq_hz": 867500000, "max_dr": 5, "min_dr": 0}),
+            ("TxParamSetupReq", {"downlink_dwell_time": False, "uplink_dwell_time": False, "max_eirp": 5}),
+        ],
+        False,
+    )
+    net.queue.append(Downlink(fport=0, payload=cmds))
+    run_cycles(board, 4)
+    ups = net.data_uplinks
+    k = next(i for i, u in enumerate(ups) if u.answered)
+    first = dict(parse(ups[k + 1].fopts, True))
+    assert set(first) >= {0x06, 0x08, 0x04, 0x07}
+    assert 0x09 not in first  # EU868: TxParamSetupReq is neither applied nor answered
+    assert first[0x07] == {"data_rate_range_ok": True, "channel_freq_ok": True}
+    assert first[0x06]["snr_db"] == 10 and 1 <= first[0x06]["battery"] <= 254
+    # RXTimingSetupAns is sticky: in every uplink until a downlink arrives.
+    assert all(0x08 in dict(parse(u.fopts, True)) for u in ups[k + 1 :])
+    assert 0x06 not in dict(parse(ups[k + 2].fopts, True))  # DevStatusAns went once
+    net.rx_delay_s = 2
+    net.queue.append(Downlink(fport=1, payload=b""))  # any downlink, now in the 2 s RX1
+    run_cycles(board, 3)
+    ups = net.data_uplinks
+    k = max(i for i, u in enumerate(ups) if u.answered)
+    assert all(0x08 not in dict(parse(u.fopts, True)) for u in ups[k + 1 :])
+    assert state(board)["lw"][10] == 2  # rx_delay_s
+
+
+def test_rx_param_setup_moves_rx2_and_rx1_skips_rx2(tmp_path: Path, peer: LoraPacketPeer) -> None:
+    board, net = joined_node(tmp_path, peer)
+    net.queue.append(
+        Downlink(
+            fopts=build([("RXParamSetupReq", {"rx1_dr_offset": 1, "rx2_data_rate": 3, "freq_hz": 869525000})], False)
+        )
+    )
+    run_cycles(board, 2)
+    assert state(board)["lw"][7:9] == [1, 3]
+    net.rx1_dr_offset, net.rx2_dr = 1, 3
+    net.queue.append(
+        Downlink(fport=20, payload=encode_downlink({"cmd": "set_interval", "seconds": 1200})[1], window="rx2")
+    )
+    run_cycles(board, 2)
+    assert state(board)["settings"]["interval_s"] == 1200
+
+
+def test_a_replayed_or_forged_downlink_changes_nothing_and_is_counted(tmp_path: Path, peer: LoraPacketPeer) -> None:
+    board, net = joined_node(tmp_path, peer)
+    net.queue.append(Downlink(fport=20, payload=encode_downlink({"cmd": "set_interval", "seconds": 1200})[1]))
+    run_cycles(board, 2)
+    assert state(board)["settings"]["interval_s"] == 1200 and state(board)["commands"] == 1
+    replay = net.sent[-1]
+    forged = bytearray(replay)
+    forged[-1] ^= 1
+    net.queue += [Downlink(phy=replay), Downlink(phy=bytes(forged))]
+    run_cycles(board, 3)
+    now = awake(board)
+    assert now.commands == 1 and now.dl_errors == 2 and now.lw.fcnt_down == 0
+    assert "replay" in log(board) and "MIC mismatch" in log(board)
+
+
+def test_a_confirmed_downlink_is_acknowledged_in_the_next_uplink(tmp_path: Path, peer: LoraPacketPeer) -> None:
+    board, net = joined_node(tmp_path, peer)
+    net.queue.append(Downlink(fport=24, payload=b"", confirmed=True))
+    run_cycles(board, 3)
+    ups = net.data_uplinks
+    k = next(i for i, u in enumerate(ups) if u.answered)
+    assert ups[k + 1].fctrl & FCTRL_ACK and not ups[k + 2].fctrl & FCTRL_ACK
+
+
+def test_commands_are_applied_persisted_and_survive_a_power_loss(tmp_path: Path, peer: LoraPacketPeer) -> None:
+    board, net = joined_node(tmp_path, peer)
+    for command in ({"cmd": "set_interval", "seconds": 300}, {"cmd": "set_batch", "samples": 2}):
+        fport, payload = encode_downlink(command)
+        net.queue.append(Downlink(fport=fport, payload=payload))
+    run_cycles(board, 4)
+    board.power_loss()
+    run_cycles(board, 6)
+    saved = state(board)
+    assert saved["settings"]["interval_s"] == 300 and saved["settings"]["samples_per_uplink"] == 2
+    reports = [u for u in net.data_uplinks if u.fport == 1]
+    last = decode_uplink(1, reports[-1].plaintext)
+    assert len(last["samples"]) == 2
+    assert reports[-1].t_ms - reports[-2].t_ms == pytest.approx(600_000, abs=60_000)  # two 300 s samples
+
+
+# ------------------------------------------------------------------ ADR back-off and ABP
+
+
+def test_without_downlinks_the_adr_back_off_asks_then_restores_power_then_steps_down(
+    tmp_path: Path, peer: LoraPacketPeer
+) -> None:
+    write_config(tmp_path, node_config(interval_s=60, radio={"sf": 7}, adr=True))
+    board = make_board(tmp_path)
+    net = ScriptedNetwork(peer, APP_KEY)
+    net.use_session(DEV_ADDR, NWK, APP)
+    attach(board, net)
+    run_cycles(board, 200)
+    ups = net.data_uplinks
+    by_fcnt = {u.fcnt: u for u in ups}
+    first_req = min(u.fcnt for u in ups if u.fctrl & FCTRL_ADR_ACK_REQ)
+    assert first_req == 63  # the 64th uplink without a downlink (ADRACKCnt counts from 1)
+    assert all(u.fctrl & FCTRL_ADR for u in ups)
+    assert all(u.sf == 7 for u in ups if u.fcnt < 127)
+    assert by_fcnt[max(by_fcnt)].sf > 7, "no step down to a lower data rate after 128 uplinks"
+    # Any downlink ends the back-off.
+    net.queue.append(Downlink(fport=1, payload=b"\x00"))
+    run_cycles(board, 3)
+    assert not net.data_uplinks[-1].fctrl & FCTRL_ADR_ACK_REQ
