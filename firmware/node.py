@@ -79,9 +79,18 @@ class Node:
             "sensor_errors": st.sensor_errors & 0xFFFFFFFF,
             "radio_errors": st.radio_errors & 0xFFFFFFFF,
         }
+        if st.commands:
+            # Confirms the farm office's commands (firmware/lorawan/commands.py).
+            from payload_codec.commands import decode
+
+            last = bytes.fromhex(st.last_command)
+            message["commands_applied"] = st.commands & 0xFFFFFFFF
+            message["last_command"] = decode(last[0], last[1:])
+            unload("payload_codec.commands")
         message = encode_uplink(message)
         # A status goes out once a day: its encoder need not hold heap until the next one.
         unload("payload_codec.status")
+        unload("payload_codec.commands")
         return message
 
     def _limit(self):

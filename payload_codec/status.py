@@ -11,6 +11,9 @@ from .errors import CodecError
 _CAUSES = ("power_on", "deep_sleep", "watchdog", "soft", "hard", "brownout", "unknown")
 _COUNTERS = ("uptime_s", "tx_frames", "sensor_errors", "radio_errors")
 _KEYS = ("type", "firmware", "board", "reset_cause", "config_crc") + _COUNTERS
+# Optional, after the counters: how many commands from the farm office the node has applied, and the last
+# one, so the office sees a command confirmed (FPort byte, then the command's bytes as sent).
+_OPTIONAL = ("commands_applied", "last_command")
 _U32_MAX = 4294967295
 _BOARD_MAX = 16
 
@@ -33,8 +36,10 @@ def _put_varint(out, v):
 
 def encode(message):
     for key in message:
-        if key not in _KEYS:
+        if key not in _KEYS and key not in _OPTIONAL:
             raise CodecError("status: unknown key %r" % (key,))
+    if "last_command" in message and "commands_applied" not in message:
+        raise CodecError("status: last_command needs commands_applied")
     for key in _KEYS:
         if key not in message:
             raise CodecError("status: %s is required" % key)
@@ -70,6 +75,17 @@ def encode(message):
     out.extend(raw)
     for key in _COUNTERS:
         _put_varint(out, _u32(message, key))
+    if "commands_applied" in message:
+        _put_varint(out, _u32(message, "commands_applied"))
+    if "last_command" in message:
+        from .commands import encode as encode_command
+
+        try:
+            fport, payload = encode_command(message["last_command"])
+        except CodecError as err:
+            raise CodecError("status: last_command: %s" % err) from None
+        out.append(fport)
+        out.extend(payload)
     return bytes(out)
 
 
@@ -124,6 +140,17 @@ def decode(payload):
     }
     for key in _COUNTERS:
         message[key] = r.varint(key)
+    if r.pos < len(payload):
+        message["commands_applied"] = r.varint("commands_applied")
+    if r.pos < len(payload):
+        from .commands import decode as decode_command
+
+        fport = payload[r.pos]
+        try:
+            message["last_command"] = decode_command(fport, bytes(payload[r.pos + 1 :]))
+        except CodecError as err:
+            raise CodecError("status: last_command: %s" % err) from None
+        r.pos = len(payload)
     if r.pos != len(payload):
         raise CodecError(
             "status: trailing bytes: %d byte(s) after the last field (payload is %d bytes)"

@@ -411,6 +411,19 @@ function decodeStatus(bytes) {
   for (i = 0; i < COUNTERS.length; i++) {
     message[COUNTERS[i]] = readVarint(r, COUNTERS[i]);
   }
+  // Optional: commands applied, then the last one (FPort byte, then its bytes), to the end.
+  if (r.pos < bytes.length) {
+    message.commands_applied = readVarint(r, "commands_applied");
+  }
+  if (r.pos < bytes.length) {
+    var fPort = bytes[r.pos];
+    try {
+      message.last_command = decodeCommand(fPort, bytes.slice(r.pos + 1));
+    } catch (err) {
+      fail("status: last_command: " + err.message);
+    }
+    r.pos = bytes.length;
+  }
   if (r.pos !== bytes.length) {
     fail("status: trailing bytes: " + (bytes.length - r.pos) + " byte(s) after the last field (payload is " +
       bytes.length + " bytes)");

@@ -295,6 +295,9 @@ def test_commands_are_applied_persisted_and_survive_a_power_loss(tmp_path: Path,
     last = decode_uplink(1, reports[-1].plaintext)
     assert len(last["samples"]) == 2
     assert reports[-1].t_ms - reports[-2].t_ms == pytest.approx(600_000, abs=60_000)  # two 300 s samples
+    statuses = [decode_uplink(2, u.plaintext) for u in net.data_uplinks if u.fport == 2]
+    assert statuses[-1]["commands_applied"] == 2
+    assert statuses[-1]["last_command"] == {"cmd": "set_batch", "samples": 2}
 
 
 # ------------------------------------------------------------------ ADR back-off and ABP
