@@ -43,9 +43,7 @@ class Node:
         self.fpending = False
         self._session()
         if state.settings:
-            from .lorawan.commands import overlay
-
-            overlay(cfg, state.settings, config_crc)
+            _overlay(cfg, state.settings, config_crc)
 
     def _session(self):
         """Set state.lw: an ABP node's from config.json; an OTAA node's stays None until it joins."""
@@ -139,10 +137,12 @@ class Node:
         st = self.state
         cfg = self.cfg
         if st.lw is None:
+            # A wake-up that joins sends nothing else: its uplinks wait for the next, whose heap
+            # the join code does not hold.
             from .lorawan.join import join
 
-            if not join(self):
-                return
+            join(self)
+            return
         # Both payloads are encoded before either goes out: the encoders load into a heap the
         # radio's part has not yet cut up, and are gone again before it starts.
         status = report = None
@@ -152,6 +152,10 @@ class Node:
             report = self._report(now)
         if status is not None and self._send(status[0], status[1], "status"):
             st.last_status_ms = now
+        if st.inbox:
+            # The status's downlink applies at the next wake-up, and its answers must go in the
+            # very next uplink: the report waits for that one.
+            return
         if report is not None and len(report[1]) > self._limit():
             report = self._report(now)  # the status's downlink lowered the data rate
         if report is not None and self._send(report[0], report[1], "report"):
@@ -164,7 +168,7 @@ class Node:
         for _ in range(_FOLLOW_UPS):
             # The network has more to send (FPending): an empty uplink opens windows for it, when the
             # duty cycle allows one now; otherwise the next wake-up's uplink does.
-            if not self.fpending or not self.radio.ready():
+            if not self.fpending or st.inbox or not self.radio.ready():
                 break
             self.fpending = False
             self._send(None, b"", "follow-up uplink")
@@ -195,6 +199,11 @@ class Node:
         self.wdt.feed()
         st.add_sample(now, sample)
         battery = self.battery_v = sample.get("battery_v")
+        if st.inbox:
+            from .lorawan.inbox import apply_inbox
+
+            apply_inbox(self)
+            unload("firmware.lorawan.inbox")
         if battery is not None and battery < cfg["low_battery_v"]:
             if not st.low_battery:
                 self.log.write("battery %s V below %s V: transmissions stop" % (battery, cfg["low_battery_v"]))
@@ -221,3 +230,18 @@ def config_crc(path):
             return crc32(f.read()) & 0xFFFFFFFF
     except OSError:
         return 0
+
+
+def _overlay(cfg, settings, config_crc):
+    """Lay the commands' settings over config.json; settings made for another config.json are dropped."""
+    if settings.get("crc", config_crc) != config_crc:
+        settings.clear()
+        return
+    for key in ("interval_s", "samples_per_uplink"):
+        if key in settings:
+            cfg[key] = settings[key]
+    probes = cfg["sensors"]["soil_moisture"]
+    for probe in settings.get("cal", {}):
+        dry, wet = settings["cal"][probe]
+        if int(probe) < len(probes):
+            probes[int(probe)] = {"dry": dry, "wet": wet}

@@ -135,6 +135,7 @@ class NodeState:
         self.settings = {}  # what commands from the farm office changed, over config.json (node.py)
         self.commands = 0  # commands applied, reported in the status
         self.last_command = ""  # the last one applied, hex: FPort byte then payload
+        self.inbox = []  # downlinks heard but not yet applied (firmware/lorawan/downlink.py)
 
     # ------------------------------------------------------------ RTC memory
 
@@ -165,6 +166,7 @@ class NodeState:
         "settings",
         "commands",
         "last_command",
+        "inbox",
     )
     # What flash keeps besides the counter reservation and the trap counts: never back after a power loss.
     _FLASH_KEYS = (
@@ -181,6 +183,7 @@ class NodeState:
         "settings",
         "commands",
         "last_command",
+        "inbox",
     )
 
     def _get(self, key):

@@ -5,7 +5,7 @@ FCntDown) before it takes effect, and confirmed in the next status message:
 the status carries how many commands were applied and the last one
 (docs/payload-format.md, "FPort 2: status"). set_interval, set_batch and
 set_calibration change settings that firmware/node.py lays over config.json
-at every wake-up; a new config.json deployed later clears them.
+from the next wake-up on; a new config.json deployed later clears them.
 """
 
 from payload_codec.commands import decode
@@ -43,19 +43,3 @@ def apply(node, fport, payload):
     st.commands += 1
     st.last_command = "%02x%s" % (fport, payload.hex())
     node.log.write("command %d applied: %s" % (st.commands, name))
-    overlay(node.cfg, settings, node.config_crc)
-
-
-def overlay(cfg, settings, config_crc):
-    """Lay the commands' settings over config.json; settings made for another config.json are dropped."""
-    if settings.get("crc", config_crc) != config_crc:
-        settings.clear()
-        return
-    for key in ("interval_s", "samples_per_uplink"):
-        if key in settings:
-            cfg[key] = settings[key]
-    probes = cfg["sensors"]["soil_moisture"]
-    for probe in settings.get("cal", {}):
-        dry, wet = settings["cal"][probe]
-        if int(probe) < len(probes):
-            probes[int(probe)] = {"dry": dry, "wet": wet}

@@ -1,11 +1,13 @@
-"""A frame heard in a receive window: checked, counted, and its MAC and application commands applied.
+"""A frame heard in a receive window: checked, counted, and its commands kept for the next wake-up.
 
 TS001-1.0.4 4.3.1.5 (FCntDown: 32 bits rebuilt from 16, only ever forward),
 4.4 (MIC), 4.3.1.6 (MAC commands in FOpts or in FPort 0, never both). A frame
 for another DevAddr is not ours and is ignored; one that fails its MIC, is
 replayed or is malformed changes nothing and is counted in dl_errors. What
-passes is persisted (FCntDown, the session, the commands applied) before any
-of it takes effect.
+passes goes to flash with its FCntDown at once, into state.inbox: its MAC and
+application commands are applied at the next wake-up (firmware/lorawan/inbox.py),
+whose heap the radio's code does not hold, and their answers go out in that
+wake-up's uplink, the next one, as TS001-1.0.4 5 asks.
 """
 
 from micropython import const
@@ -17,6 +19,7 @@ _FCTRL_ACK = const(0x20)
 _FCTRL_FPENDING = const(0x10)
 _COMMAND_PORT_FIRST = const(20)  # payload_codec/commands.py: set_interval .. reboot on FPorts 20..25
 _COMMAND_PORT_LAST = const(25)
+_INBOX_MAX = const(8)
 
 
 def handle(node, rx):
@@ -44,13 +47,10 @@ def handle(node, rx):
     if mtype == _MTYPE_CONFIRMED_DOWN:
         lw.ack = True
     mac = fopts if fopts else (plain if fport == 0 else b"")
-    if mac:
-        from .mac import apply
-
-        apply(node, mac, rx)
-    if fport is not None and _COMMAND_PORT_FIRST <= fport <= _COMMAND_PORT_LAST:
-        from .commands import apply as command
-
-        command(node, fport, plain)
+    command = fport is not None and _COMMAND_PORT_FIRST <= fport <= _COMMAND_PORT_LAST
+    if mac or command:
+        # [MAC commands, command FPort or 0, command payload, the request's SNR (dB), when the uplink ended]
+        entry = [bytes(mac).hex(), fport if command else 0, plain.hex() if command else "", rx.snr // 4]
+        st.inbox = st.inbox[1 - _INBOX_MAX :] + [entry + [node.uplink_end_ms]]
     st.save_flash()
     return {"ack": bool(fctrl & _FCTRL_ACK), "fpending": bool(fctrl & _FCTRL_FPENDING)}

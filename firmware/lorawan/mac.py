@@ -29,7 +29,8 @@ def _khz(freq_hz):
     return freq_hz // 1000
 
 
-def apply(node, data, rx):
+def apply(node, data, snr_db, uplink_end_ms):
+    """Apply the MAC commands in data, heard at snr_db in answer to an uplink that ended at uplink_end_ms."""
     st = node.state
     lw = st.lw
     try:
@@ -55,7 +56,7 @@ def apply(node, data, rx):
         elif cid == 0x05:
             _rx_param_setup(lw, f)
         elif cid == 0x06:
-            lw.answers.append("06%02x%02x" % (_battery_level(node), (rx.snr // 4) & 0x3F))
+            lw.answers.append("06%02x%02x" % (_battery_level(node), max(-32, min(31, snr_db)) & 0x3F))
         elif cid == 0x07:
             _new_channel(lw, f)
         elif cid == 0x08:
@@ -66,7 +67,7 @@ def apply(node, data, rx):
         elif cid == 0x0D:
             # GPS time at the end of the uplink that asked (5.9): how far the node's clock is off.
             gps_ms = f["gps_time_s"] * 1000 + f["fraction"] * 1000 // 256
-            lw.gps_offset_ms = gps_ms - node.uplink_end_ms
+            lw.gps_offset_ms = gps_ms - uplink_end_ms
             node.log.write("mac: device time: clock offset to GPS time %d ms" % lw.gps_offset_ms)
         elif f is not None and "rest" in f:
             node.log.write("mac: CID 0x%02x not known: %d byte(s) from it ignored" % (cid, len(f["rest"])))
