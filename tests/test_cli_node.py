@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gateway.sim.nodes import DEV_EUI, JOIN_EUI, otaa_config
 from payload_codec import decode_uplink
 from payload_codec.lorawan import open_uplink
+from payload_codec.lorawan_join import parse_join_request
 from tests.firmware.sim_node import APP, NWK, node_config
 
 AKKER = str(Path(sys.executable).parent / "akker")
@@ -62,3 +64,20 @@ def test_refusals(tmp_path: Path) -> None:
         assert result.returncode == 2, args
         assert result.stderr.startswith("akker: ") and phrase in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_an_otaa_node_nobody_answers_keeps_joining_within_the_back_off_and_never_crashes(tmp_path: Path) -> None:
+    config = tmp_path / "otaa.json"
+    config.write_text(json.dumps(otaa_config(interval_s=60)))
+    state = tmp_path / "state"
+    runs = [
+        akker_node("--board", "sim", "--config", str(config), "--cycles", "40", "--state", str(state), "--verbose")
+        for _ in range(2)
+    ]
+    assert all(r.returncode == 0 and "Traceback" not in r.stderr and "error" not in r.stderr for r in runs)
+    frames = [json.loads(line) for r in runs for line in r.stdout.splitlines()]
+    requests = [parse_join_request(bytes.fromhex(f["phy"])) for f in frames]
+    assert all(join_eui == JOIN_EUI and dev_eui == DEV_EUI for join_eui, dev_eui, _ in requests)
+    # The second run is a power-on: its DevNonces go on from the first run's, never back.
+    assert [nonce for _, _, nonce in requests] == list(range(len(requests)))
+    assert "next JoinRequest in" in runs[0].stderr  # the back-off, said in the log
