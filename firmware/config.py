@@ -28,6 +28,7 @@ _TOP = {
     "app_key": ("hex16", "", 0, 0),
     "adr": ("bool", "", 0, 0),  # default: on for otaa; off for abp, whose farms' gateways cannot answer
     "confirmed": ("bool", False, 0, 0),
+    "survey": ("bool", False, 0, 0),  # a LinkCheckReq per data rate at each wake-up (firmware/lorawan/survey.py)
     "radio": ("dict", {}, 0, 0),
     "interval_s": ("int", 900, 60, 86400),
     "samples_per_uplink": ("int", 1, 1, 8),

@@ -143,6 +143,11 @@ class Node:
 
             join(self)
             return
+        if cfg["survey"]:
+            from .lorawan.survey import survey
+
+            survey(self)
+            return
         # Both payloads are encoded before either goes out: the encoders load into a heap the
         # radio's part has not yet cut up, and are gone again before it starts.
         status = report = None

@@ -12,9 +12,11 @@ line `firmware.sim.run --network` printed (MicroPython).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from payload_codec.mac_commands import build, parse
 from tests.lora_packet_peer import LoraPacketPeer
 
 RX2_KHZ = 869525
@@ -66,6 +68,7 @@ class ScriptedNetwork:
         rx2_dr: int = 0,
         cflist_hz: list[int] | None = None,
         answer_joins: bool = True,
+        link_margin: Callable[[int], int | None] | None = None,
     ) -> None:
         self.peer = peer
         self.app_key = app_key
@@ -77,6 +80,7 @@ class ScriptedNetwork:
         self.rx2_khz = RX2_KHZ
         self.cflist_hz = cflist_hz or []
         self.answer_joins = answer_joins
+        self.link_margin = link_margin  # SF -> the margin a LinkCheckAns reports (None: not heard)
         self.join_nonce = 0x000100
         self.nwk: bytes | None = None
         self.app: bytes | None = None
@@ -104,6 +108,10 @@ class ScriptedNetwork:
         if phy[0] == 0x00:
             return self._join(up)
         self._open(up)
+        if not self.queue and self.link_margin is not None and (0x02, {}) in parse(up.fopts, True):
+            margin = self.link_margin(up.sf)
+            if margin is not None:
+                self.queue.append(Downlink(fopts=build([("LinkCheckAns", {"margin_db": margin, "gw_cnt": 1})], False)))
         if not self.queue:
             return []
         return [self._downlink(up, self.queue.pop(0))]

@@ -323,3 +323,20 @@ def test_without_downlinks_the_adr_back_off_asks_then_restores_power_then_steps_
     net.queue.append(Downlink(fport=1, payload=b"\x00"))
     run_cycles(board, 3)
     assert not net.data_uplinks[-1].fctrl & FCTRL_ADR_ACK_REQ
+
+
+def test_a_survey_sends_a_link_check_at_each_data_rate_and_keeps_what_came_back(
+    tmp_path: Path, peer: LoraPacketPeer
+) -> None:
+    write_config(tmp_path, otaa_config(survey=True))
+    board = make_board(tmp_path)
+    # SF7 is 2.5 dB less sensitive than SF8 and so on: the margin grows as the data rate falls; SF12 is lost.
+    net = ScriptedNetwork(peer, APP_KEY, link_margin=lambda sf: None if sf == 12 else int(2.5 * (sf - 7)) + 2)
+    attach(board, net)
+    run_cycles(board, 2)  # the join, then the survey
+    checks = [u for u in net.data_uplinks if (0x02, {}) in parse(u.fopts, True)]
+    assert [u.sf for u in checks] == [7, 8, 9, 10, 11, 12]
+    rows = json.loads((tmp_path / "survey.json").read_text())
+    assert [(r["dr"], r["margin_db"]) for r in rows] == [(5, 2), (4, 4), (3, 7), (2, 9), (1, 12), (0, None)]
+    assert "survey: DR3 SF9: margin 7 dB, 1 gateway(s)" in log(board)
+    assert "survey: DR0 SF12: no answer" in log(board)

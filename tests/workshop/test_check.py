@@ -249,3 +249,25 @@ def test_a_board_file_for_another_chip_fails_the_board_check() -> None:
     got = {r.name: r for r in judge(rep, LINUX, "/dev/ttyUSB0")}
     assert not got["board"].ok and "is for esp32s3: check --board" in got["board"].text
     assert not got["config"].ok and "config.json is for board sim" in got["config"].text
+
+
+# ---------------------------------------------------------------- the field survey (issue 13)
+
+
+def test_survey_prints_a_verdict_per_data_rate_from_the_board(board: VirtualBoard) -> None:
+    none = akker("check", "--port", str(board.tty), "--survey")
+    assert none.returncode == 1 and '"survey": true' in none.stdout
+    rows = [
+        {"dr": 5, "sf": 7, "sent": True, "margin_db": 3, "gw_cnt": 1},
+        {"dr": 4, "sf": 8, "sent": True, "margin_db": 7, "gw_cnt": 1},
+        {"dr": 3, "sf": 9, "sent": True, "margin_db": 12, "gw_cnt": 2},
+        {"dr": 2, "sf": 10, "sent": True, "margin_db": None, "gw_cnt": 0},
+    ]
+    (board.root / "survey.json").write_text(json.dumps(rows))
+    out = akker("check", "--port", str(board.tty), "--survey")
+    assert out.returncode == 0, out.stdout + out.stderr
+    table = out.stdout.splitlines()
+    assert table[0].split() == ["DR", "SF", "margin", "gateways", "verdict"]
+    assert table[1].startswith("DR5 SF7") and table[1].endswith("too weak")
+    assert table[2].endswith("marginal") and table[3].endswith("good") and " 2 " in table[3]
+    assert "no answer" in table[4]
