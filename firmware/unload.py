@@ -6,8 +6,13 @@ module is gone when neither sys.modules nor its package holds it any more.
 
 import sys
 
+# CPython's heap is not a board's: there, unloading would only make the next wake-up import again.
+_MICROPYTHON = sys.implementation.name == "micropython"
+
 
 def unload(name):
+    if not _MICROPYTHON:
+        return
     sys.modules.pop(name, None)
     package, _, attr = name.rpartition(".")
     if package in sys.modules and hasattr(sys.modules[package], attr):

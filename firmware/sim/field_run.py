@@ -73,11 +73,13 @@ def run(root, seed, node, start_ms, end_ms, charge, out, drift_ppm=0):
              "faults": [board._sht.nack, bool(n_temp and board._probes[0].absent)]})  # fmt: skip
         last = t
         tx[0] = 0
+        modem.rx_ms = modem.wait_ms = 0
+        modem.last_end = None
         sleep_ms = main(board)
         if sleep_ms is None:
             break  # no valid config or maintenance: the node stays awake at its REPL
         awake_ms = clock.time_ms() - t - sleep_ms
-        battery.spend(awake_ms, tx[0] // 1000, sleep_ms)
+        battery.spend(awake_ms, tx[0] // 1000, sleep_ms, modem.wait_ms, modem.rx_ms)
         awake_total += awake_ms
         tx_total += tx[0] // 1000
     out({"kind": "end", "node": node, "t_ms": farm(clock.time_ms()), "used_mah": battery.used_mah,

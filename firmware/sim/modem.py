@@ -28,6 +28,11 @@ class SimModem:
         self.fail_next = 0
         self.hang = False
         self.downlinks = []  # packets on their way to a node's receive windows (firmware/sim/rx_window.py)
+        # Class A's cost, for the energy model: ms listening in windows, and ms waiting for them since the
+        # last transmission or window ended (the MCU awake, the radio asleep).
+        self.rx_ms = 0
+        self.wait_ms = 0
+        self.last_end = None
 
     def configure(self, cfg):
         self.cfg.update(cfg)
@@ -62,6 +67,7 @@ class SimModem:
         if self.keep_sent:
             self.sent.append(record)
         self.state = "standby"
+        self.last_end = self.clock.ticks_ms()
         if self.on_send:
             self.on_send(record)
         return self.clock.ticks_ms()

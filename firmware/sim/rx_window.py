@@ -42,13 +42,18 @@ def recv(modem, timeout_ms, rx_packet):
             later.append(p)  # a later window may still catch its preamble
     modem.downlinks = later
     modem.state = "rx"
+    if modem.last_end is not None:
+        modem.wait_ms += opened - modem.last_end
     if heard is None:
         clock.sleep_ms(deadline - opened)
-        modem.state = "standby"
-        return None
-    p, phy, end = heard
-    clock.sleep_ms(int(end - opened + 0.999))
+    else:
+        p, phy, end = heard
+        clock.sleep_ms(int(end - opened + 0.999))
     modem.state = "standby"
+    modem.rx_ms += clock.ticks_ms() - opened
+    modem.last_end = clock.ticks_ms()
+    if heard is None:
+        return None
     if rx_packet is None or len(rx_packet) != len(phy):
         rx_packet = RxPacket(phy)
     else:

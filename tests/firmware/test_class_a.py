@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from firmware.sim.board import SimBoard
+from firmware.sim.energy import CURRENT_MA, Battery
 from firmware.state import NodeState
 from gateway.sim.nodes import APP, APP_KEY, DEV_ADDR, NWK, node_config, otaa_config
 from payload_codec import decode_uplink, encode_downlink
@@ -340,3 +341,21 @@ def test_a_survey_sends_a_link_check_at_each_data_rate_and_keeps_what_came_back(
     assert [(r["dr"], r["margin_db"]) for r in rows] == [(5, 2), (4, 4), (3, 7), (2, 9), (1, 12), (0, None)]
     assert "survey: DR3 SF9: margin 7 dB, 1 gateway(s)" in log(board)
     assert "survey: DR0 SF12: no answer" in log(board)
+
+
+def test_the_energy_model_charges_the_wait_for_the_windows_and_the_listening(tmp_path: Path) -> None:
+    write_config(tmp_path, node_config())
+    board = make_board(tmp_path)
+    modem = board.modem()
+    run_cycles(board, 1)  # a status: one uplink, RX1 1 s after it, RX2 a second later
+    # Waited: 980 ms to RX1 (opened 20 ms early), and from RX1's end to 20 ms before RX2.
+    sf9_window = 40 + 25  # 40 ms of timing error plus six SF9 symbols
+    sf12_window = 40 + 197
+    assert modem.rx_ms == sf9_window + sf12_window
+    assert modem.wait_ms == 980 + (1000 - sf9_window)
+    battery, plain = Battery(), Battery()
+    battery.spend(3000, 200, 900_000, modem.wait_ms, modem.rx_ms)
+    plain.spend(3000, 200, 900_000)
+    c = CURRENT_MA
+    saved = modem.wait_ms * (c["awake"] - c["wait"]) + modem.rx_ms * (c["awake"] - c["rx"])
+    assert plain.used_mah - battery.used_mah == pytest.approx(saved / 3_600_000)
