@@ -13,8 +13,19 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
+# nodes: a session (DevAddr and session keys): an ABP node's for life, an OTAA node's once it joins.
+# otaa_devices (schema 2): an OTAA node's root keys, from which a join server derives its sessions.
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS otaa_devices (
+    name TEXT PRIMARY KEY,
+    dev_eui BLOB NOT NULL UNIQUE,
+    join_eui BLOB NOT NULL,
+    app_key BLOB NOT NULL,
+    mac_version TEXT NOT NULL DEFAULT '1.0.4',
+    board TEXT,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
 CREATE TABLE IF NOT EXISTS nodes (
     name TEXT PRIMARY KEY,
     dev_addr INTEGER NOT NULL UNIQUE,
@@ -55,6 +66,23 @@ class Node:
         return f"Node(name={self.name!r}, dev_addr={self.dev_addr:08x}, board={self.board!r})"
 
 
+@dataclass(frozen=True)
+class OtaaDevice:
+    name: str
+    dev_eui: bytes
+    join_eui: bytes
+    app_key: bytes
+    mac_version: str
+    board: str | None
+    created_at: str
+
+    def __repr__(self) -> str:  # the AppKey stays out of logs and tracebacks
+        return f"OtaaDevice(name={self.name!r}, dev_eui={self.dev_eui.hex()}, board={self.board!r})"
+
+
+MAC_VERSIONS = ("1.0.4", "1.0.3", "1.0.2")
+
+
 def open_db(path: Path, check_same_thread: bool = True) -> sqlite3.Connection:
     """Open (creating with mode 0600) the bridge database, in WAL mode.
 
@@ -87,6 +115,8 @@ class Registry:
             raise RegistryError("keys must be 16 bytes (32 hex digits)")
         if nwk_skey == app_skey:
             raise RegistryError("NwkSKey and AppSKey must differ: generate each at random")
+        if self.otaa_by_name(name):
+            raise RegistryError(f"a node named {name!r} already exists: pick another name")
         try:
             with self.db:
                 self.db.execute(
@@ -104,6 +134,59 @@ class Registry:
         node = self.by_name(name)
         assert node is not None
         return node
+
+    def add_otaa(
+        self,
+        name: str,
+        dev_eui: bytes,
+        join_eui: bytes,
+        app_key: bytes,
+        board: str | None = None,
+        mac_version: str = "1.0.4",
+    ) -> OtaaDevice:
+        """Register an OTAA node by its root keys; its session comes when it joins."""
+        if not valid_node_name(name):
+            raise RegistryError(f"node name {name!r}: use {NODE_NAME_RULE}, e.g. north-1")
+        if len(dev_eui) != 8 or len(join_eui) != 8:
+            raise RegistryError("DevEUI and JoinEUI must be 8 bytes (16 hex digits) each")
+        if len(app_key) != 16:
+            raise RegistryError("the AppKey must be 16 bytes (32 hex digits)")
+        if mac_version not in MAC_VERSIONS:
+            raise RegistryError(f"MAC version {mac_version!r}: use one of {', '.join(MAC_VERSIONS)}")
+        if self.by_name(name):
+            raise RegistryError(f"a node named {name!r} already exists: pick another name")
+        try:
+            with self.db:
+                self.db.execute(
+                    "INSERT INTO otaa_devices (name, dev_eui, join_eui, app_key, mac_version, board) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, dev_eui, join_eui, app_key, mac_version, board),
+                )
+        except sqlite3.IntegrityError:
+            clash = self.otaa_by_name(name) or self.otaa_by_dev_eui(dev_eui)
+            if clash and clash.name == name:
+                raise RegistryError(f"a node named {name!r} already exists: pick another name") from None
+            raise RegistryError(
+                f"DevEUI {dev_eui.hex()} already belongs to {clash.name if clash else 'another node'}: "
+                "every node needs its own"
+            ) from None
+        device = self.otaa_by_name(name)
+        assert device is not None
+        return device
+
+    def _otaa(self, where: str, value: object) -> OtaaDevice | None:
+        row = self.db.execute(
+            "SELECT name, dev_eui, join_eui, app_key, mac_version, board, created_at FROM otaa_devices "
+            f"WHERE {where} = ?",
+            (value,),
+        ).fetchone()
+        return OtaaDevice(*row) if row else None
+
+    def otaa_by_name(self, name: str) -> OtaaDevice | None:
+        return self._otaa("name", name)
+
+    def otaa_by_dev_eui(self, dev_eui: bytes) -> OtaaDevice | None:
+        return self._otaa("dev_eui", dev_eui)
 
     def _one(self, where: str, value: object) -> Node | None:
         row = self.db.execute(

@@ -11,13 +11,17 @@ from pathlib import Path
 from gateway.bridge.registry import NODE_NAME_RULE, Registry, RegistryError, open_db, valid_node_name
 from gateway.workshop.provision import (
     DEFAULT_RANGE,
+    Identity,
+    OtaaIdentity,
     ProvisionError,
     Radio,
     Sensors,
     describe,
     label,
     new_identity,
+    new_otaa_identity,
     node_config,
+    parse_eui,
     parse_range,
 )
 
@@ -29,10 +33,14 @@ def add_provision_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", required=True, help="the node's name, e.g. north-field-3")
     p.add_argument("--board", required=True, help="board id, a file name in boards/ (e.g. heltec_v3)")
     p.add_argument("--out", type=Path, help="folder for config.json and label.txt (default: nodes/NAME)")
-    p.add_argument(
+    a = p.add_argument_group("activation (OTAA unless --abp)")
+    a.add_argument("--abp", action="store_true", help="the old way: a DevAddr and session keys, no join")
+    a.add_argument("--dev-eui", metavar="HEX16", help="OTAA: the node's DevEUI (default: a random local one)")
+    a.add_argument("--join-eui", metavar="HEX16", default="0" * 16, help="OTAA: the JoinEUI (default all zeros)")
+    a.add_argument(
         "--dev-addr-range",
         default=f"{DEFAULT_RANGE[0]:08x}-{DEFAULT_RANGE[1]:08x}",
-        help="pick the DevAddr in FIRST-LAST, 8 hex digits each (default: private NetID 000000)",
+        help="ABP: pick the DevAddr in FIRST-LAST, 8 hex digits each (default: private NetID 000000)",
     )
     s = p.add_argument_group("sensors fitted")
     s.add_argument("--soil", type=int, default=0, metavar="N", help="capacitive soil moisture probes")
@@ -55,6 +63,21 @@ def _channels(text: str) -> tuple[int, ...]:
         raise CliError(f"--channels {text!r}: list frequencies in kHz, e.g. 868100,868300,868500") from None
 
 
+def _identity(args: argparse.Namespace, registry: Registry) -> Identity | OtaaIdentity:
+    if args.abp:
+        return new_identity(lambda a: registry.by_dev_addr(a) is not None, parse_range(args.dev_addr_range))
+    dev_eui = parse_eui(args.dev_eui, "--dev-eui") if args.dev_eui else None
+    join_eui = parse_eui(args.join_eui, "--join-eui")
+    return new_otaa_identity(lambda e: registry.otaa_by_dev_eui(e) is not None, dev_eui, join_eui)
+
+
+def _register(registry: Registry, name: str, identity: Identity | OtaaIdentity, board: str) -> None:
+    if isinstance(identity, OtaaIdentity):
+        registry.add_otaa(name, identity.dev_eui, identity.join_eui, identity.app_key, board)
+    else:
+        registry.add(name, identity.dev_addr, identity.nwk_skey, identity.app_skey, board)
+
+
 def cmd_provision(args: argparse.Namespace) -> int:
     if not valid_node_name(args.name):  # before the name becomes a folder: `../x` must not escape nodes/
         raise CliError(f"node name {args.name!r}: use {NODE_NAME_RULE}, e.g. north-1")
@@ -67,9 +90,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
     try:
         db = open_db(args.db)
         registry = Registry(db)
-        if registry.by_name(args.name):
+        if registry.by_name(args.name) or registry.otaa_by_name(args.name):
             raise CliError(f"a node named {args.name!r} is registered already: pick another name")
-        identity = new_identity(lambda a: registry.by_dev_addr(a) is not None, parse_range(args.dev_addr_range))
+        identity = _identity(args, registry)
         cfg = node_config(args.board, identity, sensors, radio, args.interval, args.samples_per_uplink)
         # The config holds the keys: written 0600 beside its final name first, so that a node is
         # never registered without its file, nor left with a file whose keys the bridge lacks.
@@ -80,7 +103,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
             json.dump(cfg, f, indent=1)
             f.write("\n")
         try:
-            registry.add(args.name, identity.dev_addr, identity.nwk_skey, identity.app_skey, args.board)
+            _register(registry, args.name, identity, args.board)
         except RegistryError:
             tmp.unlink()
             raise
@@ -91,8 +114,12 @@ def cmd_provision(args: argparse.Namespace) -> int:
         raise CliError(str(err)) from None
     except OSError as err:
         raise CliError(f"cannot write {out}: {err.strerror}") from None
-    text = label(args.name, args.board, identity.dev_addr, sensors, date.today())
+    text = label(args.name, args.board, identity, sensors, date.today())
     (out / "label.txt").write_text(text)
-    print(f"provisioned {args.name}: DevAddr {identity.dev_addr:08x}, {args.board}, {describe(sensors)} -> {target}")
+    if isinstance(identity, OtaaIdentity):
+        who = f"OTAA, DevEUI {identity.dev_eui.hex()}, JoinEUI {identity.join_eui.hex()}"
+    else:
+        who = f"DevAddr {identity.dev_addr:08x}"
+    print(f"provisioned {args.name}: {who}, {args.board}, {describe(sensors)} -> {target}")
     print(text, end="")
     return 0

@@ -1,4 +1,8 @@
-"""Provisioning a node: a fresh identity (DevAddr, session keys), its config.json and its label.
+"""Provisioning a node: a fresh identity, its config.json and its label.
+
+An OTAA node (the default) gets a DevEUI, a JoinEUI and a random AppKey and
+joins its network; an ABP node (`--abp`, the old way) gets a DevAddr and two
+random session keys.
 
 Pure except for the randomness it is given: the command (gateway/cli/provision.py)
 registers the node and writes the files. The config is checked with the
@@ -58,6 +62,40 @@ class Identity:
     app_skey: bytes = field(repr=False)
 
 
+@dataclass(frozen=True)
+class OtaaIdentity:
+    dev_eui: bytes
+    join_eui: bytes
+    app_key: bytes = field(repr=False)
+
+
+def parse_eui(text: str, what: str) -> bytes:
+    """16 hex digits (an EUI-64 as consoles print it, most significant byte first) as 8 bytes."""
+    try:
+        eui = bytes.fromhex(text)
+    except ValueError:
+        eui = b""
+    if len(eui) != 8:
+        raise ProvisionError(f"{what} {text!r}: write 16 hex digits, e.g. 70b3d57ed0001234")
+    return eui
+
+
+def new_otaa_identity(
+    taken: Callable[[bytes], bool], dev_eui: bytes | None = None, join_eui: bytes = bytes(8)
+) -> OtaaIdentity:
+    """A random AppKey, and a DevEUI: the one given (a network's console, a label on the board), else a
+    random locally administered EUI-64 (IEEE: the first byte's second-lowest bit set), free in the registry."""
+    if dev_eui is None:
+        for _ in range(64):
+            dev_eui = bytes([(secrets.randbits(8) & 0xFC) | 0x02]) + secrets.token_bytes(7)
+            if not taken(dev_eui):
+                break
+    assert dev_eui is not None
+    if taken(dev_eui):
+        raise ProvisionError(f"DevEUI {dev_eui.hex()} already belongs to another node: every node needs its own")
+    return OtaaIdentity(dev_eui, join_eui, secrets.token_bytes(16))
+
+
 def parse_range(text: str) -> tuple[int, int]:
     """'00000001-01ffffff' -> (1, 0x01ffffff)."""
     lo, sep, hi = text.partition("-")
@@ -100,8 +138,29 @@ def board_file(board: str) -> dict[str, object]:
     return dict(json.loads(path.read_text()))
 
 
+def _keys(identity: Identity | OtaaIdentity) -> dict[str, object]:
+    if isinstance(identity, OtaaIdentity):
+        return {
+            "activation": "otaa",
+            "dev_eui": identity.dev_eui.hex(),
+            "join_eui": identity.join_eui.hex(),
+            "app_key": identity.app_key.hex(),
+        }
+    return {
+        "activation": "abp",
+        "dev_addr": f"{identity.dev_addr:08x}",
+        "nwk_skey": identity.nwk_skey.hex(),
+        "app_skey": identity.app_skey.hex(),
+    }
+
+
 def node_config(
-    board: str, identity: Identity, sensors: Sensors, radio: Radio, interval_s: int = 900, samples_per_uplink: int = 1
+    board: str,
+    identity: Identity | OtaaIdentity,
+    sensors: Sensors,
+    radio: Radio,
+    interval_s: int = 900,
+    samples_per_uplink: int = 1,
 ) -> dict[str, object]:
     """The node's config.json, checked against the board's wiring and the firmware's schema."""
     wiring = board_file(board)
@@ -119,9 +178,7 @@ def node_config(
     cfg: dict[str, object] = {
         "role": "node",
         "board": board,
-        "dev_addr": f"{identity.dev_addr:08x}",
-        "nwk_skey": identity.nwk_skey.hex(),
-        "app_skey": identity.app_skey.hex(),
+        **_keys(identity),
         "radio": {
             "channels_khz": list(radio.channels_khz),
             "sf": radio.sf,
@@ -161,11 +218,15 @@ def describe(sensors: Sensors) -> str:
     return ", ".join(parts) or "no sensors"
 
 
-def label(name: str, board: str, dev_addr: int, sensors: Sensors, when: date) -> str:
+def label(name: str, board: str, identity: Identity | OtaaIdentity, sensors: Sensors, when: date) -> str:
     """A small text label for the enclosure: what a person in the field needs, never a key."""
+    if isinstance(identity, OtaaIdentity):
+        who = f"DevEUI      {identity.dev_eui.hex().upper()}"
+    else:
+        who = f"DevAddr     {identity.dev_addr:08X}"
     lines = [
         f"AKKER NODE  {name}",
-        f"DevAddr     {dev_addr:08X}",
+        who,
         f"Board       {board}",
         f"Sensors     {describe(sensors)}",
         f"Provisioned {when.isoformat()}",

@@ -37,7 +37,7 @@ class Deployed:
 
 def deploy_once(tmp: Path, build: Path) -> Deployed:
     """Provision node v1 (2 soil, 2 soil temperature, sht4x, 2 traps) and deploy it to a bare virtual board."""
-    out = akker("provision", "--db", str(tmp / "farm.db"), "--name", "v1", "--board", "sim", "--soil", "2",
+    out = akker("provision", "--db", str(tmp / "farm.db"), "--name", "v1", "--abp", "--board", "sim", "--soil", "2",
                 "--soil-temp", "2", "--air", "sht4x", "--traps", "2", "--out", str(tmp / "v1"))  # fmt: skip
     assert out.returncode == 0, out.stderr
     config = tmp / "v1" / "config.json"

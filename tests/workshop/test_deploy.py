@@ -39,8 +39,9 @@ def board(tmp_path: Path, mpy_build: Path) -> Iterator[VirtualBoard]:
 
 @pytest.fixture
 def node(tmp_path: Path) -> Path:
-    out = akker("provision", "--db", str(tmp_path / "farm.db"), "--name", "v1", "--board", "sim", "--soil", "2",
-                "--soil-temp", "2", "--air", "sht4x", "--traps", "2", "--out", str(tmp_path / "v1"))  # fmt: skip
+    out = akker("provision", "--db", str(tmp_path / "farm.db"), "--name", "v1", "--abp", "--board", "sim",
+                "--soil", "2", "--soil-temp", "2", "--air", "sht4x", "--traps", "2",
+                "--out", str(tmp_path / "v1"))  # fmt: skip
     assert out.returncode == 0, out.stderr
     return tmp_path / "v1" / "config.json"
 

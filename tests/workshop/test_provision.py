@@ -26,9 +26,9 @@ def provision(tmp: Path, name: str, *extra: str) -> subprocess.CompletedProcess[
     return akker("provision", "--db", str(tmp / "farm.db"), "--name", name, *extra, cwd=tmp)
 
 
-def test_a_provisioned_node_is_registered_with_the_keys_in_its_config(tmp_path: Path) -> None:
-    out = provision(tmp_path, "north-3", "--board", "heltec_v3", "--soil", "2", "--soil-temp", "1", "--air", "sht4x",
-                    "--traps", "1", "--dev-addr-range", "00001000-00001fff")  # fmt: skip
+def test_an_abp_node_is_registered_with_the_keys_in_its_config(tmp_path: Path) -> None:
+    out = provision(tmp_path, "north-3", "--abp", "--board", "heltec_v3", "--soil", "2", "--soil-temp", "1",
+                    "--air", "sht4x", "--traps", "1", "--dev-addr-range", "00001000-00001fff")  # fmt: skip
     assert out.returncode == 0, out.stderr
     config_file = tmp_path / "nodes" / "north-3" / "config.json"
     cfg = json.loads(config_file.read_text())
@@ -51,16 +51,19 @@ def test_a_provisioned_node_is_registered_with_the_keys_in_its_config(tmp_path: 
 
 def test_every_node_gets_its_own_address_and_keys(tmp_path: Path) -> None:
     for i in range(6):
-        assert provision(tmp_path, f"n{i}", "--board", "sim", "--dev-addr-range", "00000001-00000006").returncode == 0
+        assert (
+            provision(tmp_path, f"n{i}", "--abp", "--board", "sim", "--dev-addr-range", "00000001-00000006").returncode
+            == 0
+        )
     nodes = Registry(open_db(tmp_path / "farm.db")).all()
     assert sorted(n.dev_addr for n in nodes) == [1, 2, 3, 4, 5, 6]
     assert len({n.nwk_skey for n in nodes} | {n.app_skey for n in nodes}) == 12
-    full = provision(tmp_path, "n7", "--board", "sim", "--dev-addr-range", "00000001-00000006")
+    full = provision(tmp_path, "n7", "--abp", "--board", "sim", "--dev-addr-range", "00000001-00000006")
     assert full.returncode == 2 and "no free DevAddr" in full.stderr
 
 
-def test_the_first_frame_of_a_provisioned_node_is_accepted_by_the_bridge(tmp_path: Path) -> None:
-    assert provision(tmp_path, "sim-1", "--board", "sim", "--soil", "2", "--soil-temp", "2", "--air", "sht4x",
+def test_the_first_frame_of_a_provisioned_abp_node_is_accepted_by_the_bridge(tmp_path: Path) -> None:
+    assert provision(tmp_path, "sim-1", "--abp", "--board", "sim", "--soil", "2", "--soil-temp", "2", "--air", "sht4x",
                      "--traps", "2").returncode == 0  # fmt: skip
     run = akker("node", "--board", "sim", "--config", str(tmp_path / "nodes" / "sim-1" / "config.json"),
                 "--cycles", "2")  # fmt: skip
@@ -78,7 +81,9 @@ def test_the_first_frame_of_a_provisioned_node_is_accepted_by_the_bridge(tmp_pat
         (["--board", "nope"], "unknown board 'nope': use one of"),
         (["--board", "heltec_v3", "--soil", "5"], "heltec_v3 has 3 soil probe inputs, not 5"),
         (["--board", "sim", "--sf", "13"], "radio.sf = 13 must be a number in 7..12"),
-        (["--board", "sim", "--dev-addr-range", "1-2"], "two 8-digit hex numbers"),
+        (["--board", "sim", "--abp", "--dev-addr-range", "1-2"], "two 8-digit hex numbers"),
+        (["--board", "sim", "--dev-eui", "70b3d57e"], "--dev-eui '70b3d57e': write 16 hex digits"),
+        (["--board", "sim", "--join-eui", "zz" * 8], "--join-eui"),
         (["--board", "sim", "--channels", "868.1"], "--channels"),
         (["--board", "sim", "--channels", "915000"], "863000..870000"),
     ],
@@ -88,7 +93,8 @@ def test_mistakes_are_one_line_that_says_what_to_do(tmp_path: Path, args: list[s
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "nodes" / "x" / "config.json").exists()
     if (tmp_path / "farm.db").exists():
-        assert Registry(open_db(tmp_path / "farm.db")).by_name("x") is None  # nothing half-done
+        registry = Registry(open_db(tmp_path / "farm.db"))
+        assert registry.by_name("x") is None and registry.otaa_by_name("x") is None  # nothing half-done
 
 
 @pytest.mark.parametrize("name", ["../escaped", "nörth²", ""])
@@ -108,6 +114,33 @@ def test_a_name_or_a_config_already_there_is_never_overwritten(tmp_path: Path) -
     other = provision(tmp_path, "a", "--board", "sim", "--out", "elsewhere")
     assert other.returncode == 2 and "registered already" in other.stderr
     assert (tmp_path / "nodes" / "a" / "config.json").read_text() == keys
+
+
+def test_an_otaa_node_is_the_default_with_its_root_keys_registered_and_never_shown(tmp_path: Path) -> None:
+    out = provision(tmp_path, "east-1", "--board", "heltec_v3", "--soil", "1", "--join-eui", "70B3D57ED0000000")
+    assert out.returncode == 0, out.stderr
+    cfg = json.loads((tmp_path / "nodes" / "east-1" / "config.json").read_text())
+    assert cfg["activation"] == "otaa" and "dev_addr" not in cfg and "nwk_skey" not in cfg
+    device = Registry(open_db(tmp_path / "farm.db")).otaa_by_name("east-1")
+    assert device is not None and device.mac_version == "1.0.4" and device.board == "heltec_v3"
+    assert cfg["dev_eui"] == device.dev_eui.hex() and cfg["join_eui"] == "70b3d57ed0000000"
+    assert bytes.fromhex(cfg["app_key"]) == device.app_key
+    assert device.dev_eui[0] & 0x03 == 0x02  # a random EUI-64 is marked locally administered, unicast
+    assert firmware_config.validate(cfg)["adr"] is True
+    label = (tmp_path / "nodes" / "east-1" / "label.txt").read_text()
+    assert device.dev_eui.hex().upper() in label
+    first = out.stdout.splitlines()[0]
+    assert first.startswith(f"provisioned east-1: OTAA, DevEUI {device.dev_eui.hex()}, JoinEUI 70b3d57ed0000000")
+    assert cfg["app_key"] not in out.stdout + out.stderr + label and cfg["app_key"].upper() not in label
+    assert repr(device).count(cfg["app_key"]) == 0
+
+
+def test_a_dev_eui_given_twice_is_refused(tmp_path: Path) -> None:
+    assert provision(tmp_path, "a", "--board", "sim", "--dev-eui", "70b3d57ed0000001").returncode == 0
+    again = provision(tmp_path, "b", "--board", "sim", "--dev-eui", "70B3D57ED0000001")
+    assert again.returncode == 2 and "DevEUI 70b3d57ed0000001 already belongs to another node" in again.stderr
+    abp_same_name = provision(tmp_path, "a", "--abp", "--board", "sim", "--out", "x")
+    assert abp_same_name.returncode == 2 and "registered already" in abp_same_name.stderr
 
 
 def test_ranges() -> None:
