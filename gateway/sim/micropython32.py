@@ -1,12 +1,14 @@
 """MicroPython v1.28.0's unix port built as a 32-bit binary: the heap as a board would see it.
 
-    python -m gateway.sim.micropython32 [--rebuild]     (make micropython32)
+    python -m gateway.sim.micropython32 [--rebuild] [--frozen]     (make micropython32)
 
 prints the path of the binary, building it first when the cache has none. Its
 objects are the size they are on an ESP32 or RP2040 (4-byte pointers and small
 ints), so the smallest heap a cycle needs on it is a board's figure, not the
 64-bit desktop interpreter's. Run anything on it with
 AKKER_MICROPYTHON=<that path> (gateway/workshop/mpy_build.py's tool()).
+--frozen builds (and prints) the variant with firmware/ and payload_codec/
+frozen in instead: gateway/sim/micropython32_frozen.py.
 
 The source is, in order: the archive at $MICROPYTHON_SRC; the project's mirror,
 ../shared/mirror/micropython-1.28.0-unix-src.tar.xz beside the repository; the
@@ -22,6 +24,7 @@ outside the repository; --rebuild (or deleting that folder) builds it again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -32,6 +35,7 @@ import tarfile
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 VERSION = "1.28.0"
@@ -81,7 +85,7 @@ def source_archive(workdir: Path) -> Path:
         archive = MIRROR
     else:
         archive = workdir / DOWNLOAD_URL.rsplit("/", 1)[1]
-        _log(f"downloading {DOWNLOAD_URL}")
+        log(f"downloading {DOWNLOAD_URL}")
         try:
             with urllib.request.urlopen(DOWNLOAD_URL, timeout=120) as response, archive.open("wb") as out:
                 shutil.copyfileobj(response, out)
@@ -98,7 +102,7 @@ def source_archive(workdir: Path) -> Path:
     return archive
 
 
-def _port_dir(tree: Path) -> Path:
+def port_dir(tree: Path) -> Path:
     """ports/unix inside the extracted archive, whatever its top folder is called."""
     found = sorted(tree.glob("ports/unix/Makefile")) + sorted(tree.glob("*/ports/unix/Makefile"))
     if found:
@@ -121,56 +125,77 @@ def check(path: Path) -> None:
         raise BuildError(f"{path} is not a 32-bit MicroPython {VERSION}: {run.stdout.strip()} {run.stderr.strip()}")
 
 
-def _log(line: str) -> None:
+def log(line: str) -> None:
     print(f"micropython32: {line}", file=sys.stderr, flush=True)
 
 
-def _build(target: Path) -> None:
-    """Extract, make and check the binary, then move it to target in one step (readers never see half of it)."""
+def extract(archive: Path, dest: Path) -> Path:
+    """Extract the source archive into dest; return its ports/unix folder."""
+    with tarfile.open(archive) as tar:
+        # The "data" filter (no links out of the folder, no devices) where this Python has it (3.10.12+).
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        tar.extractall(dest, **safe)
+    return port_dir(dest)
+
+
+def make(folder: Path, args: tuple[str, ...] = ()) -> None:
+    """make -C folder with args on JOBS cores; BuildError with the output's tail (and a hint) when it fails."""
     if not shutil.which("make"):
         raise BuildError("make is not installed: run `make system-deps` (Debian: apt-get install make gcc-multilib)")
+    run = subprocess.run(
+        ["make", "-C", str(folder), f"-j{JOBS}", *args], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S
+    )
+    if run.returncode:
+        tail = "\n".join((run.stdout + run.stderr).strip().splitlines()[-15:])
+        hint = ""
+        if "bits/" in tail or "-m32" in tail or "gnu/stubs-32.h" in tail:
+            hint = "\n32-bit C headers are missing: install Debian's gcc-multilib (make system-deps does)"
+        raise BuildError(f"make in {folder} failed:\n{tail}{hint}")
+
+
+def install(built: Path, target: Path) -> None:
+    """Copy the checked binary to target in one step (readers never see half of it)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(target.name + ".new")
+    shutil.copy2(built, staged)
+    staged.replace(target)
+
+
+def _build(target: Path) -> None:
+    """Extract, make and check the binary, then move it to target."""
     with tempfile.TemporaryDirectory(prefix="build-", dir=target.parent) as tmp:
         work = Path(tmp)
         archive = source_archive(work)
-        _log(f"building MicroPython {VERSION} (unix port, 32-bit) from {archive}: about 70 s on two cores")
+        log(f"building MicroPython {VERSION} (unix port, 32-bit) from {archive}: about 70 s on two cores")
         started = time.monotonic()
-        with tarfile.open(archive) as tar:
-            # The "data" filter (no links out of the folder, no devices) where this Python has it (3.10.12+).
-            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-            tar.extractall(work / "src", **safe)
-        port = _port_dir(work / "src")
-        make = subprocess.run(
-            ["make", "-C", str(port), f"-j{JOBS}", *MAKE_ARGS],
-            capture_output=True,
-            text=True,
-            timeout=BUILD_TIMEOUT_S,
-        )
+        port = extract(archive, work / "src")
+        make(port, MAKE_ARGS)
         built = port / "build-standard" / "micropython"
-        if make.returncode or not built.is_file():
-            tail = "\n".join((make.stdout + make.stderr).strip().splitlines()[-15:])
-            hint = ""
-            if "bits/" in tail or "-m32" in tail or "gnu/stubs-32.h" in tail:
-                hint = "\n32-bit C headers are missing: install Debian's gcc-multilib (make system-deps does)"
-            raise BuildError(f"make in {port} failed:\n{tail}{hint}")
+        if not built.is_file():
+            raise BuildError(f"make in {port} made no build-standard/micropython")
         check(built)
-        staged = target.with_name(target.name + ".new")
-        shutil.copy2(built, staged)
-        staged.replace(target)
-        _log(f"built {target} in {time.monotonic() - started:.0f} s")
+        install(built, target)
+        log(f"built {target} in {time.monotonic() - started:.0f} s")
+
+
+@contextlib.contextmanager
+def cache_lock() -> Iterator[None]:
+    """Held while building into the cache: of several processes asking at once, one builds, the others wait."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with (cache_dir() / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def ensure(rebuild: bool = False) -> Path:
     """The 32-bit interpreter's path, built first if the cache has none (or rebuild).
 
-    Several processes (pytest workers, the bench) may ask at once: a lock on the
-    cache folder makes one build while the others wait for it.
+    Several processes (pytest workers, the bench) may ask at once: see cache_lock.
     """
     target = binary()
     if target.is_file() and not rebuild:
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with (target.parent / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with cache_lock():
         if rebuild or not target.is_file():
             _build(target)
     return target
@@ -179,9 +204,17 @@ def ensure(rebuild: bool = False) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gateway.sim.micropython32", description=__doc__.split("\n")[0])
     parser.add_argument("--rebuild", action="store_true", help="build again even if the cache has the binary")
+    parser.add_argument(
+        "--frozen", action="store_true", help="the variant with firmware/ and payload_codec/ frozen in (its own module)"
+    )
     args = parser.parse_args(argv)
     try:
-        path = ensure(args.rebuild)
+        if args.frozen:
+            from gateway.sim import micropython32_frozen
+
+            path = micropython32_frozen.ensure(args.rebuild)
+        else:
+            path = ensure(args.rebuild)
     except BuildError as err:
         print(f"micropython32: {err}", file=sys.stderr)
         return 1

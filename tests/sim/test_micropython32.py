@@ -1,4 +1,5 @@
-"""gateway/sim/micropython32.py: where the 32-bit interpreter's source comes from, and its cache.
+"""gateway/sim/micropython32.py: where the 32-bit interpreter's source comes from, and its cache; the cache of
+the variant with the firmware frozen in (gateway/sim/micropython32_frozen.py, built by make bench only).
 
 The build itself is the micropython32 fixture (tests/conftest.py), used by tests/firmware/test_heap_32bit.py.
 """
@@ -7,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import pytest
 
 from gateway.sim import micropython32 as mp32
+from gateway.sim import micropython32_frozen as frozen
 
 
 @pytest.fixture
@@ -85,3 +88,51 @@ def test_a_cached_binary_is_used_without_building(no_source: Path, monkeypatch: 
 
     monkeypatch.setattr(mp32, "_build", no_build)
     assert mp32.ensure() == cached
+
+
+# ------------------------------------------------------------------ the variant with the firmware frozen in
+
+
+def test_the_frozen_build_is_cached_under_a_hash_of_the_sources(no_source: Path) -> None:
+    files = frozen.sources()
+    assert "firmware/app.py" in files and "payload_codec/lorawan.py" in files
+    assert not any(name.startswith("micropython") for name in files)  # the builtin module serves; no stand-in
+    here = frozen.binary(files)
+    assert here.parent.parent == mp32.cache_dir() and here.name == "micropython"
+    assert here.parent.name == f"frozen-{frozen.key(files)}"
+    # One byte changed, or a module more, is another build.
+    assert frozen.key({**files, "firmware/app.py": files["firmware/app.py"] + b"\n"}) != frozen.key(files)
+    assert frozen.key({**files, "firmware/extra.py": b""}) != frozen.key(files)
+    assert frozen.key(dict(reversed(files.items()))) == frozen.key(files)
+
+
+def test_a_cached_frozen_binary_is_used_without_building(no_source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cached = frozen.binary()
+    cached.parent.mkdir(parents=True)
+    cached.write_text("")
+
+    def no_build(_files: dict[str, bytes], _target: Path) -> None:
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(frozen, "_build", no_build)
+    assert frozen.ensure() == cached
+
+
+def test_only_the_newest_frozen_builds_are_kept(no_source: Path) -> None:
+    builds = []
+    for i in range(frozen.KEEP + 2):
+        folder = mp32.cache_dir() / f"frozen-{i:016x}"
+        folder.mkdir(parents=True)
+        os.utime(folder, (1000 + i, 1000 + i))
+        builds.append(folder)
+    tree = mp32.cache_dir() / "frozen-tree"
+    tree.mkdir()
+    frozen._prune(builds[0])  # the one just built stays, whatever its time
+    left = sorted(p.name for p in mp32.cache_dir().iterdir())
+    assert left == sorted([builds[0].name, *(b.name for b in builds[-(frozen.KEEP - 1) :]), "frozen-tree"])
+
+
+def test_the_frozen_binary_runs_in_a_folder_of_its_own_from_its_frozen_modules(tmp_path: Path) -> None:
+    cmd, env = frozen.command(tmp_path / "micropython", tmp_path, ["-m", "firmware.sim.run"], "48k")
+    assert cmd == [str(tmp_path / "micropython"), "-X", "heapsize=48k", "-m", "firmware.sim.run"]
+    assert env["MICROPYPATH"] == ".frozen" and env["HOME"] == str(tmp_path)
