@@ -155,4 +155,8 @@ def _restore_state(board, log, root, reset_cause):
         log.write("boot %d (%s), next frame counter %d" % (state.boots, reset_cause, state.fcnt))
     else:
         store.load()  # learn the slot sequence, so the next write goes to the older slot
+        # A wake-up that does not end with its own RTC write (out of memory, a watchdog reset) must not
+        # leave this one's state behind: the next would take a frame counter or a DevNonce again.
+        # With RTC memory empty it starts from flash, past every reserved counter.
+        board.rtc_write(b"")
     return state, cold

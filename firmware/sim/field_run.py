@@ -12,7 +12,7 @@ previous wake-up, the battery), and "end" with the energy totals.
 import json
 import sys
 
-from firmware.app import main
+from firmware.sim.wake import wake
 
 from .board import SimBoard
 from .clock import SimClock
@@ -75,7 +75,7 @@ def run(root, seed, node, start_ms, end_ms, charge, out, drift_ppm=0):
         tx[0] = 0
         modem.rx_ms = modem.wait_ms = 0
         modem.last_end = None
-        sleep_ms = main(board)
+        sleep_ms = wake(board)
         if sleep_ms is None:
             break  # no valid config or maintenance: the node stays awake at its REPL
         awake_ms = clock.time_ms() - t - sleep_ms

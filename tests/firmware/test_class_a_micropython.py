@@ -28,9 +28,10 @@ from tests.firmware.scripted_network import Downlink, ScriptedNetwork
 from tests.lora_packet_peer import LoraPacketPeer
 from tests.processes import kill, spawn
 
-# Issue 13 asks for 80 KB on the 32-bit build; today a cycle that receives MAC and application commands needs
-# about 104 KB (make bench, section 6), so the scripted-network tests run at this cap until the code is smaller.
-CAP_KB = 120
+# Issue 13 asks for 80 KB on the 32-bit build. Each wake-up runs in a fresh process, as a board starts each
+# from reset: the wake-ups that receive MAC and application commands need about 92 KB today (88 fails), so
+# the scripted-network tests run at this cap until the code is smaller (docs/firmware.md, Heap).
+CAP_KB = 100
 
 
 @pytest.fixture(scope="module")
@@ -50,24 +51,18 @@ def build32(micropython32: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
         mp.undo()
 
 
-def run_node(
-    interpreter: Path, build_dir: Path, root: Path, cycles: int, net: ScriptedNetwork, kill_after: float | None = None
+def wake_up(
+    interpreter: Path, build_dir: Path, root: Path, net: ScriptedNetwork, kill_after: float | None = None
 ) -> tuple[int | None, str]:
-    """Run `cycles` wake-ups with the network answering; (exit status or None if killed, stderr)."""
-    cmd, env = micropython.command(
-        build_dir, ["-m", "firmware.sim.run", str(root), str(cycles), "1", "--network"], f"{CAP_KB}k"
-    )
+    """One wake-up in a fresh process (RTC memory kept in ROOT/rtc.bin), the network answering each frame.
+
+    Returns (exit status, stderr), or (None, "") when killed: a power cut, so RTC memory is gone too.
+    """
+    args = ["-m", "firmware.sim.run", str(root), "1", "1", "--network", "--deep-sleep"]
+    cmd, env = micropython.command(build_dir, args, f"{CAP_KB}k")
     cmd[0] = str(interpreter)
-    proc = spawn(
-        cmd,
-        env=env,
-        cwd=build_dir,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        bufsize=1,
-    )
+    proc = spawn(cmd, env=env, cwd=build_dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                 stderr=subprocess.PIPE, text=True, bufsize=1)  # fmt: skip
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     # A power cut at any moment: a timer kills the whole process group, wherever the firmware is.
     timer = None
@@ -83,11 +78,24 @@ def run_node(
             proc.stdin.close()
         status = proc.wait(60)
         err = proc.stderr.read()
-        return (None if status == -signal.SIGKILL else status), err
     finally:
         if timer is not None:
             timer.cancel()
         kill(proc)
+    if status == -signal.SIGKILL:
+        (root / "rtc.bin").unlink(missing_ok=True)
+        return None, ""
+    return status, err
+
+
+def run_node(interpreter: Path, build_dir: Path, root: Path, wakes: int, net: ScriptedNetwork) -> str:
+    """`wakes` wake-ups, each in its own process; their stderr. Each must end well and log no error."""
+    logs = ""
+    for _ in range(wakes):
+        status, err = wake_up(interpreter, build_dir, root, net)
+        logs += err
+        assert status == 0 and "error" not in err, logs[-3000:]
+    return logs
 
 
 def test_join_mac_commands_and_a_command_at_the_heap_cap(
@@ -111,9 +119,7 @@ def test_join_mac_commands_and_a_command_at_the_heap_cap(
         ),
         Downlink(fport=20, payload=encode_downlink({"cmd": "set_interval", "seconds": 300})[1], confirmed=True),
     ]
-    status, err = run_node(micropython32, build32, tmp_path, 8, net)
-    assert status == 0, err[-3000:]
-    assert "error" not in err, err[-3000:]
+    run_node(micropython32, build32, tmp_path, 8, net)
     data = net.data_uplinks
     answered = [i for i, u in enumerate(data) if u.answered]
     assert len(answered) == 2
@@ -135,13 +141,12 @@ def test_sigkill_at_random_points_never_reuses_a_devnonce_or_fcnt_nor_loses_an_a
     for s in seconds:
         net.queue.append(Downlink(fport=20, payload=encode_downlink({"cmd": "set_interval", "seconds": s})[1]))
     killed = 0
-    for _ in range(20):
-        # 40 wake-ups take about 0.25 s here: most runs are cut short, each at another point.
-        status, _err = run_node(micropython32, build32, tmp_path, 40, net, kill_after=rng.uniform(0.0, 0.25))
+    for _ in range(80):
+        # A wake-up takes about 20-40 ms here: about half the kills cut one short, each at another point.
+        status, _err = wake_up(micropython32, build32, tmp_path, net, kill_after=rng.uniform(0.0, 0.05))
         killed += status is None
-    assert killed >= 12, "the kills came too late to cut a run short"
-    status, err = run_node(micropython32, build32, tmp_path, 4, net)
-    assert status == 0, err[-3000:]
+    assert killed >= 20, "the kills came too late to cut a wake-up short"
+    run_node(micropython32, build32, tmp_path, 4, net)
     nonces = [u.dev_nonce for u in net.uplinks if u.join]
     assert nonces == sorted(set(nonces)), f"a DevNonce was sent twice: {nonces}"
     # Within each session (between two joins) the node's FCnt only goes up.

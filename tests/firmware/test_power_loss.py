@@ -11,15 +11,19 @@ import json
 import random
 import signal
 import subprocess
+import sys
 import time
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+import pytest
+
+from firmware.state import NodeState
 from gateway.sim import micropython
 from gateway.workshop import mpy_build
 from payload_codec import decode_uplink
 from payload_codec.lorawan import open_uplink
-from tests.firmware.sim_node import APP, NWK, write_config
+from tests.firmware.sim_node import APP, NWK, make_board, run_cycles, write_config
 from tests.processes import running
 
 RUNS = 12
@@ -70,3 +74,26 @@ def test_counters_and_trap_counts_survive_random_power_cuts(tmp_path: Path) -> N
                 assert counts[0] >= last_counts[0] and counts[1] >= last_counts[1], (counts, last_counts)
                 last_counts = counts
     assert reports > 20
+
+
+def test_a_wake_up_that_dies_before_its_rtc_write_never_lets_the_next_reuse_a_frame_counter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seen under SIGKILL tests at a tight heap: out of memory in the final RTC write left the previous
+    # wake-up's RTC blob in place, and the next wake-up sent that blob's frame counter again.
+    write_config(tmp_path)
+    board = make_board(tmp_path)
+    run_cycles(board, 2)
+    state_module = sys.modules[NodeState.__module__]
+    real = state_module.NodeState.to_rtc
+
+    def out_of_memory(self: NodeState) -> str:
+        raise MemoryError("memory allocation failed")
+
+    monkeypatch.setattr(state_module.NodeState, "to_rtc", out_of_memory)
+    with pytest.raises(MemoryError):
+        run_cycles(board, 1)  # its frame went out; RTC memory was never written
+    monkeypatch.setattr(state_module.NodeState, "to_rtc", real)
+    run_cycles(board, 2)
+    fcnts = [int.from_bytes(r["payload"][6:8], "little") for r in board.modem().sent]
+    assert len(fcnts) == len(set(fcnts)), f"a frame counter was sent twice: {fcnts}"
