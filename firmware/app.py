@@ -85,7 +85,6 @@ def _wake_node(board, cfg, log, root):
     """A node's wake-up: its state back, the cycle (or a trap count) under a guard, state kept, deep sleep."""
     from .dutycycle import DutyCycle
     from .node import Node, config_crc
-    from .radio import Radio
     from .state import StateError  # with the report's field table: nodes only
 
     wdt = board.watchdog(_WDT_MS)
@@ -99,19 +98,25 @@ def _wake_node(board, cfg, log, root):
     node = None
     _collect()  # the cycle allocates most; start it on an unfragmented heap
     try:
-        # Inside the guard: a radio chip that does not answer raises here, and the node must still
-        # sleep and retry rather than leave the armed watchdog to reset it over and over.
-        r = cfg["radio"]
-        radio = Radio(
-            board.modem(),
-            board.clock,
-            r["channels_khz"],
-            sf=r["sf"],
-            bw_khz=r["bw_khz"],
-            tx_power_dbm=r["tx_power_dbm"],
-            sync_word=r["sync_word"],
-            duty=duty,
-        )
+
+        def radio():
+            # Built at the first frame, inside the guard: a radio chip that does not answer raises
+            # there, and the node must still sleep and retry rather than leave the armed watchdog to
+            # reset it over and over. Its code loads after the encoders have been and gone.
+            from .radio import Radio
+
+            r = cfg["radio"]
+            return Radio(
+                board.modem(),
+                board.clock,
+                r["channels_khz"],
+                sf=r["sf"],
+                bw_khz=r["bw_khz"],
+                tx_power_dbm=r["tx_power_dbm"],
+                sync_word=r["sync_word"],
+                duty=duty,
+            )
+
         node = Node(board, cfg, state, log, radio, wdt, config_crc(root + "/config.json"))
         if not cold and board.woke_by_trap() and state.next_slot_ms - board.clock.time_ms() > 1000:
             sleep_ms = node.trap_wake()

@@ -13,8 +13,6 @@ from payload_codec import CodecError, encode_uplink
 
 from .dutycycle import MAX_PAYLOAD
 from .lorawan.session import from_config, sf_of
-from .lorawan.uplink import fopts_room
-from .lorawan.uplink import send as send_uplink
 from .unload import unload
 from .version import VERSION
 
@@ -33,7 +31,7 @@ class Node:
         self.cfg = cfg
         self.state = state
         self.log = log
-        self.radio = radio
+        self._radio = radio  # a Radio, or what makes one at the first frame (firmware/app.py)
         self.wdt = wdt
         self.config_crc = config_crc
         self.reboot = False  # a reboot command: app.py resets the board once the state is kept
@@ -44,6 +42,12 @@ class Node:
         self._session()
         if state.settings:
             _overlay(cfg, state.settings, config_crc)
+
+    @property
+    def radio(self):
+        if callable(self._radio):
+            self._radio = self._radio()
+        return self._radio
 
     def _session(self):
         """Set state.lw: an ABP node's from config.json; an OTAA node's stays None until it joins."""
@@ -61,7 +65,11 @@ class Node:
 
     def _send(self, fport, payload, what):
         """Frame and send one uplink, with its receive windows; True when it went out."""
-        return send_uplink(self, fport, payload, what)
+        # Loaded at the first frame, after the encoders have been and gone: on a board's heap the
+        # frame-building and AES code need not sit beside them.
+        from .lorawan.uplink import send
+
+        return send(self, fport, payload, what)
 
     def _status(self, reset_cause, now_ms):
         """The status message as (fport, payload)."""
@@ -94,7 +102,7 @@ class Node:
     def _limit(self):
         """The largest report this uplink can carry: the data rate's, less the MAC answers' room."""
         lw = self.state.lw
-        return MAX_PAYLOAD[sf_of(lw.dr)] - fopts_room(lw, self.board.clock.time_ms())
+        return MAX_PAYLOAD[sf_of(lw.dr)] - lw.fopts_room(self.board.clock.time_ms())
 
     def _report(self, now_ms):
         """The waiting samples as (fport, payload), the oldest dropped until it fits; None if none can go."""
@@ -116,6 +124,7 @@ class Node:
             report = None
             samples.pop(0)  # too long for this data rate: send the newest that fit
         unload("payload_codec.report_encode")
+        unload("payload_codec.bits")
         return report
 
     def count_traps(self):
@@ -189,6 +198,10 @@ class Node:
         self.count_traps()
         # A wake-up sends at most a status, a report and the follow-ups, each counted once.
         st.checkpoint(2 + _FOLLOW_UPS)
+        if len(st.pending) + 1 >= cfg["samples_per_uplink"] and st.lw is not None:
+            # The report's encoder is the largest module a wake-up loads: loaded first, it finds its
+            # room before the sensor drivers and the readings have cut the heap up.
+            import payload_codec.report_encode  # noqa: F401
         board.power_sensors(True)
         try:
             from .sensors.fitted import Sensors

@@ -16,6 +16,8 @@ _ADR_ACK_LIMIT = const(64)  # RP002-1.0.3 table 4: uplinks without a downlink be
 _ADR_ACK_DELAY = const(32)  # ... and between each step back after that
 _MAX_EIRP_DBM = const(16)  # EU868 default MaxEIRP; TXPower index i means MaxEIRP - 2i dB
 _TX_POWER_MAX = const(7)
+_DAY_MS = const(86400000)
+_DEVICE_TIME_REQ = b"\x0d"  # asked once a day, in FOpts (TS001-1.0.4 5.9)
 RX2_KHZ = const(869525)  # EU868 RX2 default frequency (869.525 MHz, the 10 % sub-band)
 
 _FIELDS = (
@@ -139,6 +141,19 @@ class Session:
         """Any valid class A downlink: the network hears the node, so the back-off and sticky answers end."""
         self.adr_ack_cnt = 0
         self.sticky = []
+
+    def requests(self, now):
+        """MAC requests of the node's own for the next uplink's FOpts: DeviceTimeReq once a day."""
+        if self.time_req_ms is None or now - self.time_req_ms >= _DAY_MS or now < self.time_req_ms:
+            return _DEVICE_TIME_REQ
+        return b""
+
+    def fopts_room(self, now):
+        """Bytes of FOpts the next uplink will carry (at most 15): a report must leave room for them."""
+        n = len(self.requests(now))
+        for hexed in self.answers + self.sticky:
+            n += len(hexed) // 2
+        return min(15, n)
 
     def take_answers(self):
         """FOpts for the next uplink: answers (sent once) then sticky ones, whole commands up to 15 bytes.

@@ -7,28 +7,9 @@ in a window is opened by firmware/lorawan/downlink.py, loaded only then.
 docs/firmware.md, "Receive windows".
 """
 
-from micropython import const
 from payload_codec.lorawan import build_uplink
 
 from .session import sf_of
-
-_DAY_MS = const(86400000)
-_DEVICE_TIME_REQ = b"\x0d"  # asked once a day, in FOpts (TS001-1.0.4 5.9)
-
-
-def _requests(lw, now):
-    """MAC requests of the node's own to add to FOpts: DeviceTimeReq once a day."""
-    if lw.time_req_ms is None or now - lw.time_req_ms >= _DAY_MS or now < lw.time_req_ms:
-        return _DEVICE_TIME_REQ
-    return b""
-
-
-def fopts_room(lw, now):
-    """Bytes of FOpts the next uplink will carry (at most 15): the report must leave room for them."""
-    n = len(_requests(lw, now))
-    for hexed in lw.answers + lw.sticky:
-        n += len(hexed) // 2
-    return min(15, n)
 
 
 def send(node, fport, payload, what):
@@ -52,7 +33,7 @@ def send(node, fport, payload, what):
     fcnt = st.take_fcnt()
     adr_ack_req = lw.counted_uplink() if cfg["adr"] else False
     now = clock.time_ms()
-    asks = _requests(lw, now)
+    asks = lw.requests(now)
     answers = lw.answers
     fopts = lw.take_answers()
     if len(fopts) + len(asks) <= 15:

@@ -29,9 +29,9 @@ from tests.lora_packet_peer import LoraPacketPeer
 from tests.processes import kill, spawn
 
 # Issue 13 asks for 80 KB on the 32-bit build. Each wake-up runs in a fresh process, as a board starts each
-# from reset: the wake-ups that receive MAC and application commands need about 92 KB today (88 fails), so
+# from reset: the wake-ups that receive MAC and application commands need about 88 KB today (84 fails), so
 # the scripted-network tests run at this cap until the code is smaller (docs/firmware.md, Heap).
-CAP_KB = 100
+CAP_KB = 96
 
 
 @pytest.fixture(scope="module")
