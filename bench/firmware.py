@@ -147,45 +147,49 @@ SCENARIOS = (ABP, OTAA, DOWNLINK)
 def attempt(c: Code, scenario: Scenario, heap_kb: int) -> str:
     """Run scenario from a fresh flash in a heap of heap_kb; "" or why it failed.
 
-    The flash is FLASH in the code's folder, named relative to it (the run's
-    working folder): the paths the firmware builds are then about as long as a
-    board's ("/config.json" there), whatever the temporary folder is called.
+    Each wake-up runs in a process of its own (`--deep-sleep` keeps RTC memory
+    in the flash folder between them), so each starts from an empty heap, as a
+    board starts each wake-up from reset. The flash is FLASH in the code's
+    folder, named relative to it (the run's working folder): the paths the
+    firmware builds are then about as long as a board's ("/config.json" there),
+    whatever the temporary folder is called.
     """
     for f in (c.folder / FLASH).glob("*"):
         if f.name != "config.json":
             f.unlink()
-    args = ["-m", "firmware.sim.run", FLASH, str(scenario.cycles)]
-    if scenario.network is None:
-        status, stderr, why = _alone(c, scenario, args, heap_kb)
-    else:
-        net = scenario.network()
-        cmd, env = c.command([*args, "1", "--network"], heap_kb)
-        run = class_a.run(cmd, env, c.folder, net, RUN_TIMEOUT_S)
-        status, stderr = run.status, run.stderr
-        why = run.why or (scenario.check(net, scenario.cycles) if scenario.check and status == 0 else "")
-    if status is None:
-        return why
-    if status != 0:
-        return f"exit status {status}: {(stderr.strip().splitlines() or [''])[-1]}"
-    errors = [line for line in stderr.splitlines() if "error" in line]
-    return errors[0] if errors else why
+    args = ["-m", "firmware.sim.run", FLASH, "1", "1", "--deep-sleep"]
+    net = scenario.network() if scenario.network is not None else None
+    frames = 0
+    for _ in range(scenario.cycles):
+        if net is None:
+            status, stderr, why, sent = _alone(c, args, heap_kb)
+            frames += sent
+        else:
+            cmd, env = c.command([*args, "--network"], heap_kb)
+            run = class_a.run(cmd, env, c.folder, net, RUN_TIMEOUT_S)
+            status, stderr, why = run.status, run.stderr, run.why
+        if status is None:
+            return why
+        if status != 0:
+            return f"exit status {status}: {(stderr.strip().splitlines() or [''])[-1]}"
+        errors = [line for line in stderr.splitlines() if "error" in line]
+        if errors:
+            return errors[0]
+    if net is None:
+        # The boot status and every sample must have gone out (the first report carries two samples:
+        # the status leaves the band in its duty-cycle off time).
+        return "" if frames == scenario.cycles else f"{frames} frames, not {scenario.cycles}"
+    return scenario.check(net, scenario.cycles) if scenario.check else ""
 
 
-def _alone(c: Code, scenario: Scenario, args: list[str], heap_kb: int) -> tuple[int | None, str, str]:
-    """(exit status or None, stderr, why not) of a run that nobody answers."""
+def _alone(c: Code, args: list[str], heap_kb: int) -> tuple[int | None, str, str, int]:
+    """(exit status or None, stderr, why not, frames sent) of one wake-up that nobody answers."""
     cmd, env = c.command(args, heap_kb)
     try:
         result = subprocess.run(cmd, env=env, cwd=c.folder, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        return None, "", f"no end in {RUN_TIMEOUT_S:.0f} s"
-    # The boot status and every sample must have gone out (the first report carries two samples:
-    # the status leaves the band in its duty-cycle off time).
-    frames = len(result.stdout.splitlines())
-    return (
-        result.returncode,
-        result.stderr,
-        "" if frames == scenario.cycles else f"{frames} frames, not {scenario.cycles}",
-    )
+        return None, "", f"no end in {RUN_TIMEOUT_S:.0f} s", 0
+    return result.returncode, result.stderr, "", len(result.stdout.splitlines())
 
 
 def _fresh_flash(c: Code, scenario: Scenario) -> None:
