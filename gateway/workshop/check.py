@@ -23,8 +23,10 @@ class SelftestError(DeviceError):
 
 
 SELFTEST = "from firmware.selftest import report; report()"
-# Free heap (after gc.collect, at the REPL) below which the node's cycle may run out of memory: it needs
-# about 110 KB on the 64-bit desktop port and about half that on a 32-bit board (docs/firmware.md, Heap).
+# Free heap (after gc.collect, at the REPL) below which the node's cycle may run out of memory. A class A
+# wake-up needs about 81-87 KB on a 32-bit board with the code as .mpy files, 32-40 KB frozen, and about
+# 114 KB on the 64-bit desktop port (docs/firmware.md, Heap). The ESP32 ports start with a 56-64 KB heap
+# and grow it from the IDF heap when it runs low, so 64 KB is the floor here, not the need.
 MIN_HEAP_KB = {32: 64, 64: 128}
 
 
