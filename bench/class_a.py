@@ -25,7 +25,8 @@ from typing import Any
 
 from gateway.sim.nodes import APP_KEY
 from payload_codec.lorawan import build_downlink, open_uplink, parse_frame
-from payload_codec.lorawan_join import build_join_accept, open_join_request, session_keys
+from payload_codec.lorawan_join import session_keys
+from payload_codec.lorawan_join_server import build_join_accept, open_join_request
 
 JOIN_ACCEPT_DELAY_MS = 5000  # JOIN_ACCEPT_DELAY1 (TS001-1.0.4)
 RUN_TIMEOUT_S = 60.0  # a run takes well under a second; past this the node is stuck and is killed

@@ -37,7 +37,6 @@ class Node:
         self.reboot = False  # a reboot command: app.py resets the board once the state is kept
         self.uplink_end_ms = 0  # when the last uplink ended, on the node's clock (DeviceTimeAns)
         self.link_check = None  # (margin dB, gateways) from the last LinkCheckAns
-        self.battery_v = None  # this wake-up's reading, for DevStatusAns
         self.fpending = False
         self._session()
         if state.settings:
@@ -198,9 +197,18 @@ class Node:
         self.count_traps()
         # A wake-up sends at most a status, a report and the follow-ups, each counted once.
         st.checkpoint(2 + _FOLLOW_UPS)
-        if len(st.pending) + 1 >= cfg["samples_per_uplink"] and st.lw is not None:
-            # The report's encoder is the largest module a wake-up loads: loaded first, it finds its
-            # room before the sensor drivers and the readings have cut the heap up.
+        # What the last wake-up's downlinks carried applies first: the MAC and command code then loads
+        # into an empty heap, and a new calibration is used for this wake-up's reading.
+        if st.inbox:
+            from .lorawan.inbox import apply_inbox
+
+            apply_inbox(self)
+            unload("firmware.lorawan.inbox")
+        # The largest module this wake-up will load next, into a heap the sensor drivers and the
+        # readings have not yet cut up: the join code, or the report's encoder.
+        if st.lw is None:
+            import firmware.lorawan.join  # noqa: F401
+        elif len(st.pending) + 1 >= cfg["samples_per_uplink"]:
             import payload_codec.report_encode  # noqa: F401
         board.power_sensors(True)
         try:
@@ -216,12 +224,7 @@ class Node:
             unload("firmware.sensors." + name)
         self.wdt.feed()
         st.add_sample(now, sample)
-        battery = self.battery_v = sample.get("battery_v")
-        if st.inbox:
-            from .lorawan.inbox import apply_inbox
-
-            apply_inbox(self)
-            unload("firmware.lorawan.inbox")
+        battery = st.battery_v = sample.get("battery_v")
         if battery is not None and battery < cfg["low_battery_v"]:
             if not st.low_battery:
                 self.log.write("battery %s V below %s V: transmissions stop" % (battery, cfg["low_battery_v"]))

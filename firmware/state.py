@@ -136,6 +136,7 @@ class NodeState:
         self.commands = 0  # commands applied, reported in the status
         self.last_command = ""  # the last one applied, hex: FPort byte then payload
         self.inbox = []  # downlinks heard but not yet applied (firmware/lorawan/downlink.py)
+        self.battery_v = None  # the last reading, for DevStatusAns
 
     # ------------------------------------------------------------ RTC memory
 
@@ -167,6 +168,7 @@ class NodeState:
         "commands",
         "last_command",
         "inbox",
+        "battery_v",
     )
     # What flash keeps besides the counter reservation and the trap counts: never back after a power loss.
     _FLASH_KEYS = (

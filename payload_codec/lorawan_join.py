@@ -1,20 +1,16 @@
-"""LoRaWAN 1.0.x over-the-air activation: JoinRequest and JoinAccept, both sides, and the session keys.
+"""LoRaWAN 1.0.x over-the-air activation, the device's side: JoinRequest out, JoinAccept in, session keys.
 
 LoRaWAN L2 1.0.4 (TS001-1.0.4) section 6.2; the EU868 CFList from RP002.
-A device builds the request and opens the accept; a network opens the
-request and builds the accept. EUIs are given and returned as 8 bytes in
-the order people write them (70B3D57ED00000DC), and go on the air reversed;
-every other field is little-endian on the air.
-
-The network encrypts a JoinAccept with AES *decryption*, so that a device
-needs only AES encryption to read it (6.2.3); that one decryption lives in
-payload_codec.aes and is loaded only here. Only a joining node loads this
-module.
+A device builds the request and opens the accept; the network's side (open
+the request, build the accept) is payload_codec/lorawan_join_server.py, so
+that a joining node's heap does not hold it. EUIs are given and returned as
+8 bytes in the order people write them (70B3D57ED00000DC), and go on the air
+reversed; every other field is little-endian on the air.
 """
 
 from micropython import const
 
-from .aes import cipher, decrypt_block, decrypt_cipher, encrypt_block
+from .aes import cipher, encrypt_block
 from .cmac import Cmac
 from .lorawan_crypto import FrameError, MicError, check_key
 
@@ -25,19 +21,22 @@ _ACCEPT_LEN = const(17)  # MHDR | JoinNonce 3 | NetID 3 | DevAddr 4 | DLSettings
 _CFLIST_LEN = const(16)  # EU868: five channels of 3 bytes, 0, CFListType
 
 
-def _cmac4(key, data):
+def join_mic(key, data):
+    """The 4-byte MIC of a join message: AES-CMAC under the AppKey, truncated (6.2.2, 6.2.3)."""
     out = bytearray(16)
     Cmac(key).mac(None, data, len(data), out)
     return bytes(out[:4])
 
 
-def _eui(value, name):
+def eui_on_air(value, name):
+    """An EUI as written (8 bytes, most significant first), reversed for the air."""
     if (type(value) is not bytes and type(value) is not bytearray) or len(value) != 8:
         raise FrameError("%s must be 8 bytes" % name)
     return bytes(reversed(value))
 
 
-def _uint(value, name, top):
+def field_uint(value, name, top):
+    """value when it is an int in 0..top; FrameError naming the field if not."""
     if type(value) is not int or value < 0 or value > top:
         raise FrameError("%s must be an int in 0..%d, not %r" % (name, top, value))
     return value
@@ -51,57 +50,14 @@ def build_join_request(join_eui, dev_eui, dev_nonce, app_key):
     check_key(app_key, "AppKey")
     msg = bytearray(_REQUEST_LEN)
     msg[0] = _JOIN_REQUEST
-    msg[1:9] = _eui(join_eui, "JoinEUI")
-    msg[9:17] = _eui(dev_eui, "DevEUI")
-    msg[17:19] = _uint(dev_nonce, "DevNonce", 0xFFFF).to_bytes(2, "little")
-    msg[19:23] = _cmac4(app_key, bytes(msg[:19]))
+    msg[1:9] = eui_on_air(join_eui, "JoinEUI")
+    msg[9:17] = eui_on_air(dev_eui, "DevEUI")
+    msg[17:19] = field_uint(dev_nonce, "DevNonce", 0xFFFF).to_bytes(2, "little")
+    msg[19:23] = join_mic(app_key, bytes(msg[:19]))
     return bytes(msg)
 
 
-def parse_join_request(phy):
-    """(JoinEUI, DevEUI, DevNonce) of a JoinRequest, MIC not checked: a network finds the device's key by DevEUI."""
-    if (type(phy) is not bytes and type(phy) is not bytearray) or len(phy) != _REQUEST_LEN:
-        raise FrameError("a JoinRequest is 23 bytes")
-    if phy[0] != _JOIN_REQUEST:
-        raise FrameError("MHDR 0x%02x is not a LoRaWAN 1.0 JoinRequest" % phy[0])
-    return bytes(reversed(phy[1:9])), bytes(reversed(phy[9:17])), int.from_bytes(phy[17:19], "little")
-
-
-def open_join_request(phy, app_key):
-    """(JoinEUI, DevEUI, DevNonce) once the MIC agrees with app_key; MicError if not."""
-    fields = parse_join_request(phy)
-    check_key(app_key, "AppKey")
-    if _cmac4(app_key, bytes(phy[:19])) != bytes(phy[19:23]):
-        raise MicError("the JoinRequest's MIC does not match this AppKey")
-    return fields
-
-
 # ------------------------------------------------------------------ JoinAccept
-
-
-def build_join_accept(app_key, join_nonce, net_id, dev_addr, rx1_dr_offset=0, rx2_data_rate=0, rx_delay_s=1,
-                      cflist=None):  # fmt: skip
-    """The JoinAccept (6.2.3), encrypted as it goes on the air; cflist: up to five extra channels in Hz (EU868)."""
-    check_key(app_key, "AppKey")
-    plain = bytearray(_ACCEPT_LEN - 4 + (_CFLIST_LEN if cflist is not None else 0))  # all but the MIC
-    plain[0] = _JOIN_ACCEPT
-    plain[1:4] = _uint(join_nonce, "JoinNonce", 0xFFFFFF).to_bytes(3, "little")
-    plain[4:7] = _uint(net_id, "NetID", 0xFFFFFF).to_bytes(3, "little")
-    plain[7:11] = _uint(dev_addr, "DevAddr", 0xFFFFFFFF).to_bytes(4, "little")
-    plain[11] = _uint(rx1_dr_offset, "RX1DROffset", 7) << 4 | _uint(rx2_data_rate, "RX2DataRate", 15)
-    plain[12] = _uint(rx_delay_s, "RxDelay", 15)  # 0 also means 1 s; we write 1
-    if cflist is not None:
-        plain[13:29] = cflist_bytes(cflist)
-    mic = _cmac4(app_key, bytes(plain))
-    body = bytes(plain[1:]) + mic
-    out = bytearray(1 + len(body))
-    out[0] = _JOIN_ACCEPT
-    c = decrypt_cipher(app_key)
-    block = bytearray(16)
-    for i in range(0, len(body), 16):
-        decrypt_block(c, body[i : i + 16], block)
-        out[1 + i : 17 + i] = block
-    return bytes(out)
 
 
 def open_join_accept(phy, app_key, dev_nonce):
@@ -127,7 +83,7 @@ def open_join_accept(phy, app_key, dev_nonce):
     for i in range(1, n, 16):
         encrypt_block(c, bytes(phy[i : i + 16]), block)
         plain[i : i + 16] = block
-    if _cmac4(app_key, bytes(plain[: n - 4])) != bytes(plain[n - 4 :]):
+    if join_mic(app_key, bytes(plain[: n - 4])) != bytes(plain[n - 4 :]):
         raise MicError("the JoinAccept's MIC does not match this AppKey")
     join_nonce = int.from_bytes(plain[1:4], "little")
     net_id = int.from_bytes(plain[4:7], "little")
@@ -150,9 +106,9 @@ def session_keys(app_key, join_nonce, net_id, dev_nonce):
     """(NwkSKey, AppSKey) of LoRaWAN 1.0.x (6.2.5): AES(AppKey, 0x01 or 0x02 | JoinNonce | NetID | DevNonce | 0 pad)."""
     check_key(app_key, "AppKey")
     block = bytearray(16)
-    block[1:4] = _uint(join_nonce, "JoinNonce", 0xFFFFFF).to_bytes(3, "little")
-    block[4:7] = _uint(net_id, "NetID", 0xFFFFFF).to_bytes(3, "little")
-    block[7:9] = _uint(dev_nonce, "DevNonce", 0xFFFF).to_bytes(2, "little")
+    block[1:4] = field_uint(join_nonce, "JoinNonce", 0xFFFFFF).to_bytes(3, "little")
+    block[4:7] = field_uint(net_id, "NetID", 0xFFFFFF).to_bytes(3, "little")
+    block[7:9] = field_uint(dev_nonce, "DevNonce", 0xFFFF).to_bytes(2, "little")
     c = cipher(app_key)
     keys = []
     for prefix in (0x01, 0x02):
@@ -173,15 +129,3 @@ def parse_cflist(data):
     if data[15] != 0:
         raise FrameError("CFListType %d is not a list of frequencies (EU868 uses 0)" % data[15])
     return [int.from_bytes(data[i : i + 3], "little") * 100 for i in range(0, 15, 3)]
-
-
-def cflist_bytes(freqs_hz):
-    """An EU868 CFList: up to five frequencies in Hz (multiples of 100), the rest 0, then CFListType 0."""
-    if len(freqs_hz) > 5:
-        raise FrameError("a CFList holds at most five channels")
-    out = bytearray(_CFLIST_LEN)
-    for i, f in enumerate(freqs_hz):
-        if type(f) is not int or f < 0 or f % 100 or f // 100 > 0xFFFFFF:
-            raise FrameError("CFList frequency %r: give Hz, a multiple of 100" % (f,))
-        out[3 * i : 3 * i + 3] = (f // 100).to_bytes(3, "little")
-    return bytes(out)

@@ -10,7 +10,7 @@ from pathlib import Path
 from gateway.sim.nodes import DEV_EUI, JOIN_EUI, otaa_config
 from payload_codec import decode_uplink
 from payload_codec.lorawan import open_uplink
-from payload_codec.lorawan_join import parse_join_request
+from payload_codec.lorawan_join_server import parse_join_request
 from tests.firmware.sim_node import APP, NWK, node_config
 
 AKKER = str(Path(sys.executable).parent / "akker")

@@ -79,7 +79,7 @@ def _sticky(lw, answer):
 
 def _battery_level(node):
     """DevStatusAns battery: 1 (empty) .. 254 (full) from the last reading, 255 when not measured."""
-    volts = node.battery_v
+    volts = node.state.battery_v
     if volts is None:
         return 255
     return max(1, min(254, int((volts - 3.3) * 253 / 0.9) + 1))  # a Li-ion cell: 3.3 V empty, 4.2 V full

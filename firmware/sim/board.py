@@ -3,20 +3,26 @@
 It offers exactly what firmware/board.py's Board offers, so firmware/app.py
 and the node cycle run on it unchanged. Deep sleep advances the clock and
 returns, RTC memory lives in this object (lost when the process dies, like a
-power cut), flash is a directory. Faults are injected through the parts
-(modem.fail_next, an I2C device's nack, ...). The radio hears what is written
-to ROOT/air.jsonl (firmware/sim/modem.py); the gateway role runs this board on
+power cut), flash is a directory. The radio hears what is written to
+ROOT/air.jsonl (firmware/sim/modem.py); the gateway role runs this board on
 a real-time clock instead (firmware/sim/gateway_run.py).
+
+The sensors on the buses exist while the sensor rail is on, as on a board,
+where Vext powers them and they start afresh at every power-up: i2c() and
+onewire() build them then, with the field's values, and power_sensors(False)
+drops them and (on MicroPython) their modules. Their code is the simulation
+of parts outside the chip, which a board's heap never holds. Faults are
+switches on the board (sht_nack, absent_probes, corrupt_probes) or on the
+modem (fail_next, hang).
 """
 
 from micropython import const
 
+from ..unload import unload
 from .adc import SimADC
 from .clock import SimClock
 from .field import Field, noise
-from .i2c import SimI2C, SimSHT4x
 from .modem import SimModem
-from .onewire import SimDS18B20, SimOneWire, make_rom
 
 # const(): inlined, so no global name (nor its qstr) is left at run time; see sim/modem.py for why it matters.
 _BATTERY_DIVIDER = const(2.0)  # boards/sim.json
@@ -58,10 +64,11 @@ class SimBoard:
         self._last_trap_ms = self.clock.time_ms()
         self._adcs = [SimADC(source=self._soil_source(i)) for i in range(_SOIL_PROBES)]
         self._battery = SimADC(source=self._battery_source)
-        self._sht = SimSHT4x(0.0, 0.0)
-        self._i2c = SimI2C({0x44: self._sht})
-        self._probes = [SimDS18B20(make_rom(i + 1), 0.0) for i in range(_SOIL_TEMP_PROBES)]
-        self._ow = SimOneWire(self._probes)
+        self._i2c = None  # the buses and their sensors while the rail is on
+        self._ow = None
+        self.sht_nack = False  # the SHT41 does not answer its address
+        self.absent_probes = ()  # DS18B20 indices gone from the bus (a cut cable)
+        self.corrupt_probes = ()  # DS18B20 indices whose scratchpad CRC fails
 
     # ------------------------------------------------------------ what the field shows
 
@@ -73,13 +80,6 @@ class SimBoard:
 
     def _battery_source(self):
         return int(self.field.battery_v(self.clock.time_ms()) / _BATTERY_DIVIDER * 1000000)
-
-    def _refresh(self):
-        """Give the bus devices the field's values now (they latch them as real sensors do)."""
-        t = self.clock.time_ms()
-        self._sht.temp_c, self._sht.rh_pct = self.field.air(t)
-        for i in range(len(self._probes)):
-            self._probes[i].temp_c = self.field.soil_temp_c(t, i)
 
     # ------------------------------------------------------------ Board interface
 
@@ -123,8 +123,10 @@ class SimBoard:
 
     def power_sensors(self, on):
         self.powered = on
-        if on:
-            self._refresh()
+        if not on:
+            self._i2c = self._ow = None
+            unload("firmware.sim.i2c")
+            unload("firmware.sim.onewire")
 
     def soil_adc(self, i):
         return self._adcs[i]
@@ -136,9 +138,28 @@ class SimBoard:
         return None
 
     def i2c(self):
+        """The I2C bus with the SHT41 on it, reading the field's air now (it latches, as the sensor does)."""
+        if self._i2c is None:
+            from .i2c import SimI2C, SimSHT4x
+
+            sht = SimSHT4x(*self.field.air(self.clock.time_ms()))
+            sht.nack = self.sht_nack
+            self._i2c = SimI2C({0x44: sht})
         return self._i2c
 
     def onewire(self):
+        """The 1-Wire bus with its DS18B20 probes, at the field's soil temperatures now."""
+        if self._ow is None:
+            from .onewire import SimDS18B20, SimOneWire, make_rom
+
+            t = self.clock.time_ms()
+            probes = []
+            for i in range(_SOIL_TEMP_PROBES):
+                probe = SimDS18B20(make_rom(i + 1), self.field.soil_temp_c(t, i))
+                probe.absent = i in self.absent_probes
+                probe.corrupt = i in self.corrupt_probes
+                probes.append(probe)
+            self._ow = SimOneWire(probes)
         return self._ow
 
     def woke_by_trap(self):

@@ -60,9 +60,8 @@ def run(root, seed, node, start_ms, end_ms, charge, out, drift_ppm=0):
     tx_total = 0
     while clock.time_ms() < end_ms:
         t = clock.time_ms()
-        board._sht.nack = field.fault(t, _SHT)
-        if board._probes:
-            board._probes[0].absent = field.fault(t, _DS18B20)
+        board.sht_nack = field.fault(t, _SHT)
+        board.absent_probes = (0,) if field.fault(t, _DS18B20) else ()
         temp, rh = field.air(t)
         out({"kind": "sample", "node": node, "t_ms": farm(t),
              "soil_moisture_pct": [field.soil_moisture_pct(t, i) for i in range(n_soil)],
@@ -70,7 +69,7 @@ def run(root, seed, node, start_ms, end_ms, charge, out, drift_ppm=0):
              "air_temp_c": temp, "air_rh_pct": rh,
              "catches": [field.catches(last, t, i) for i in range(n_traps)],
              "battery_v": battery.voltage(),
-             "faults": [board._sht.nack, bool(n_temp and board._probes[0].absent)]})  # fmt: skip
+             "faults": [board.sht_nack, bool(n_temp and 0 in board.absent_probes)]})  # fmt: skip
         last = t
         tx[0] = 0
         modem.rx_ms = modem.wait_ms = 0

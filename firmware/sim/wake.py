@@ -5,7 +5,7 @@ loads only the modules it uses. The desktop runs many wake-ups in one
 process; without this, a module any earlier wake-up loaded (the join code,
 the MAC tables) would stay and count against every later one. So before each
 wake-up the firmware's modules leave sys.modules; the simulated hardware, which
-a board does not reload, stays, with the two firmware modules it uses itself.
+a board does not reload, stays, with the firmware modules it uses itself.
 On CPython nothing is unloaded (firmware/unload.py): its heap is not a board's.
 """
 
@@ -14,7 +14,7 @@ import sys
 
 from ..unload import unload
 
-_KEEP = ("firmware.sim", "firmware.airtime", "firmware.sensors.sht", "firmware.unload")
+_KEEP = ("firmware.sim", "firmware.airtime", "firmware.unload")
 
 
 def _kept(name):

@@ -62,7 +62,7 @@ def test_batches_of_four(tmp_path: Path) -> None:
 def test_a_failed_sensor_gives_none_and_the_rest_still_goes_out(tmp_path: Path) -> None:
     write_config(tmp_path)
     board = make_board(tmp_path)
-    board.i2c().devices[0x44].nack = True
+    board.sht_nack = True
     run_cycles(board, 2)
     sample = reports(opened(board))[-1]["message"]["samples"][-1]
     assert sample["air_temp_c"] is None and sample["air_rh_pct"] is None

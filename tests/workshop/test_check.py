@@ -178,15 +178,14 @@ def test_the_self_test_prints_one_line_of_facts_on_cpython(flash: Path) -> None:
 
 def test_a_nacking_sensor_and_a_missing_probe_are_reasons_not_crashes(flash: Path) -> None:
     board = SimBoard(str(flash), SimClock(), Field())
-    board._sht.nack = True
-    for probe in board._probes[1:]:  # the simulated bus carries four; the config counts the first two
-        probe.absent = True
+    board.sht_nack = True
+    board.absent_probes = (1, 2, 3)  # the simulated bus carries four; the config counts the first two
     got = sensor_checks(board, flash)
     assert got["air"] == [None, "no device answers (ENODEV)"]
     assert got["soil_temp[1]"] == [None, "1 of 2 probes found on the 1-Wire bus"]
     assert got["soil_temp[0]"][1] is None and got["soil_moisture[0]"][1] is None
     board = SimBoard(str(flash), SimClock(), Field())
-    board._probes[0].corrupt = True  # its scratchpad CRC fails
+    board.corrupt_probes = (0,)  # its scratchpad CRC fails
     got = sensor_checks(board, flash)
     assert got["soil_temp[0]"] == [None, "no valid reading (CRC error, power-on value or out of range)"]
 
