@@ -264,13 +264,15 @@ def node_firmware(_msgs: dict[str, Message]) -> str:
         " RXTimingSetupReq in FOpts and set_interval on port 20; the next wake-up applies them, and its uplink must"
         " carry the MAC answers and a status confirming the command"
         f" ({firmware.DOWNLINK_CYCLES} wake-ups). A run completes when it exits 0, no stderr line holds"
-        ' "error" and the network\'s checks pass. The search is not monotonic (fragmentation): a figure, not a gate;'
-        " the gate is one run at the target (last column). .mpy: the code as `akker deploy` ships it (mpy-cross);"
+        ' "error" and the network\'s checks pass. Each wake-up runs in a process of its own (RTC memory kept in a'
+        " file), as a board starts each from reset. The search is not monotonic (fragmentation): a figure, not a"
+        " gate; the gate is one run at the target (last column). .mpy: the code as `akker deploy` ships it (mpy-cross);"
         " frozen: firmware/ and payload_codec/ frozen into the interpreter (gateway/sim/micropython32_frozen.py)."
         " The 32-bit interpreter is MicroPython 1.28.0's unix port built with MICROPY_FORCE_32BIT=1 (make"
-        " micropython32): objects there are the size they are on a board. The simulated hardware (firmware/sim/) is"
-        " counted too: a board does not carry it. Issue 13's figures are its ABP cycle's, measured before the node"
-        " became class A."
+        " micropython32): objects there are the size they are on a board. The simulated board, clock, field and modem"
+        " (firmware/sim/) are counted too, standing in for a board's own driver code; the simulated sensors exist"
+        " only while the sensor rail is on, as real ones do. Issue 13's figures are its ABP cycle's, measured in one"
+        " process before the node became class A."
     )
     notes = [*textwrap.wrap(about, 112), *built, *failed]
     return table_section("6. Node firmware heap (MicroPython unix port)", body, notes)
