@@ -64,6 +64,11 @@ def main(board, root=None):
     if cfg is None:
         return _stop(board, log, why, _BLINK_CONFIG)
     if board.maintenance():
+        if cfg["role"] == "node" and board.survey_requested():
+            # The button held on for 5 s: a field survey first (firmware/lorawan/survey.py), for
+            # `akker check --survey` to read at the REPL afterwards.
+            cfg["survey"] = True
+            _wake_node(board, cfg, log, root, survey=True)
         return _stop(board, log, "maintenance: staying awake at the REPL", _BLINK_MAINTENANCE)
     if cfg["role"] == "gateway":
         return _run_gateway(board, cfg, log)
@@ -81,13 +86,23 @@ def _run_gateway(board, cfg, log):
     return None
 
 
-def _wake_node(board, cfg, log, root):
-    """A node's wake-up: its state back, the cycle (or a trap count) under a guard, state kept, deep sleep."""
+class _NoWatchdog:
+    """A survey at the REPL arms no watchdog: on ESP32 one cannot be stopped, and the REPL would be reset."""
+
+    def feed(self):
+        pass
+
+
+def _wake_node(board, cfg, log, root, survey=False):
+    """A node's wake-up: its state back, the cycle (or a trap count) under a guard, state kept, deep sleep.
+
+    survey: the field survey a technician asked for at boot; no watchdog and no deep sleep after it.
+    """
     from .dutycycle import DutyCycle
     from .node import Node, config_crc
     from .state import StateError  # with the report's field table: nodes only
 
-    wdt = board.watchdog(_WDT_MS)
+    wdt = _NoWatchdog() if survey else board.watchdog(_WDT_MS)
     reset_cause = board.reset_cause()
     try:
         state, cold = _restore_state(board, log, root, reset_cause)
@@ -141,6 +156,8 @@ def _wake_node(board, cfg, log, root):
         # every reserved counter. Sleeping on beats a crash at the REPL with the watchdog armed.
         blob = b""
     board.rtc_write(blob)
+    if survey:
+        return None
     board.deepsleep(sleep_ms)
     return sleep_ms
 

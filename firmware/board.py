@@ -136,6 +136,23 @@ class Board:
         except OSError:
             return False
 
+    def survey_requested(self):
+        """In maintenance: the button still held 5 s after boot, or a file named `survey`, asks for a field survey."""
+        try:
+            open(self.root + "/survey").close()
+            return True
+        except OSError:
+            pass
+        b = self.spec["button"]
+        if not b:
+            return False
+        pin = machine.Pin(b["pin"], machine.Pin.IN, machine.Pin.PULL_UP)
+        for _ in range(50):
+            if pin.value() != b["active"]:
+                return False  # let go: maintenance only
+            time.sleep_ms(100)
+        return True
+
     def blink(self, pattern):
         """Blink the LED `pattern` times, three rounds: the error code a farmer can read off."""
         led = self.spec["led"]

@@ -96,8 +96,15 @@ class SimBoard:
         return SimWatchdog(self, timeout_ms)
 
     def maintenance(self):
+        """A file named `maintenance` is the button held at boot; one named `survey`, held on for 5 s."""
+        return self._file("maintenance") or self._file("survey")
+
+    def survey_requested(self):
+        return self._file("survey")
+
+    def _file(self, name):
         try:
-            open(self.root + "/maintenance").close()
+            open(self.root + "/" + name).close()
             return True
         except OSError:
             return False

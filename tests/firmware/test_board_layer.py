@@ -164,3 +164,26 @@ def test_a_trap_wake_is_one_catch_on_its_trap(machine: types.ModuleType, tmp_pat
     machine.cause = 4  # type: ignore[attr-defined]  # woke from deep sleep, by ext0
     assert b.woke_by_trap()
     assert b.trap_pulses() == [1, 0]
+
+
+def test_a_survey_is_the_button_still_held_5_s_after_boot_or_a_flag_file(
+    machine: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    b = board("heltec_v3", tmp_path)
+    waited: list[int] = []
+
+    def let_go_after_2_s(ms: int) -> None:
+        waited.append(ms)
+        if sum(waited) >= 2000:
+            Pin.levels[0] = 1
+
+    monkeypatch.setattr(time, "sleep_ms", let_go_after_2_s, raising=False)
+    Pin.levels[0] = 0  # the PRG button held at boot ...
+    assert b.maintenance() and not b.survey_requested()  # ... and let go after 2 s: maintenance only
+    assert sum(waited) == 2000
+    Pin.levels[0] = 0
+    monkeypatch.setattr(time, "sleep_ms", lambda ms: None, raising=False)
+    assert b.survey_requested()  # held on: a survey
+    Pin.levels[0] = 1
+    (tmp_path / "survey").write_text("")
+    assert b.survey_requested()

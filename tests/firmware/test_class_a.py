@@ -359,3 +359,13 @@ def test_the_energy_model_charges_the_wait_for_the_windows_and_the_listening(tmp
     c = CURRENT_MA
     saved = modem.wait_ms * (c["awake"] - c["wait"]) + modem.rx_ms * (c["awake"] - c["rx"])
     assert plain.used_mah - battery.used_mah == pytest.approx(saved / 3_600_000)
+
+
+def test_the_button_held_at_boot_runs_a_survey_then_stays_at_the_repl(tmp_path: Path, peer: LoraPacketPeer) -> None:
+    board, net = joined_node(tmp_path, peer, link_margin=lambda sf: 3 * (sf - 6))
+    (tmp_path / "survey").write_text("")  # the sim board's stand-in for the button held on for 5 s
+    assert run_cycles(board, 1) == [None]  # awake at the REPL afterwards, no deep sleep
+    rows = json.loads((tmp_path / "survey.json").read_text())
+    assert [r["margin_db"] for r in rows] == [3, 6, 9, 12, 15, 18]
+    assert board.blinks == [1]  # maintenance's blink code
+    assert "maintenance: staying awake at the REPL" in log(board)
