@@ -86,13 +86,6 @@ def _run_gateway(board, cfg, log):
     return None
 
 
-class _NoWatchdog:
-    """A survey at the REPL arms no watchdog: on ESP32 one cannot be stopped, and the REPL would be reset."""
-
-    def feed(self):
-        pass
-
-
 def _wake_node(board, cfg, log, root, survey=False):
     """A node's wake-up: its state back, the cycle (or a trap count) under a guard, state kept, deep sleep.
 
@@ -102,7 +95,8 @@ def _wake_node(board, cfg, log, root, survey=False):
     from .node import Node, config_crc
     from .state import StateError  # with the report's field table: nodes only
 
-    wdt = _NoWatchdog() if survey else board.watchdog(_WDT_MS)
+    # A survey at the REPL arms no watchdog (timeout 0): on ESP32 one cannot be stopped, and it would reset the REPL.
+    wdt = board.watchdog(0 if survey else _WDT_MS)
     reset_cause = board.reset_cause()
     try:
         state, cold = _restore_state(board, log, root, reset_cause)

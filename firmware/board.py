@@ -40,6 +40,11 @@ class _Clock:
         return time.time_ns() // 1000000
 
 
+class _NoWatchdog:
+    def feed(self):
+        pass
+
+
 class _Switch:
     """A power rail or divider switch: on() and off() whatever its polarity."""
 
@@ -118,6 +123,9 @@ class Board:
             f.write(blob)
 
     def watchdog(self, timeout_ms):
+        """The hardware watchdog, armed for timeout_ms; 0: none (a survey at the REPL), an object that only feeds."""
+        if not timeout_ms:
+            return _NoWatchdog()
         # The RP2040's watchdog counts to at most 8388 ms (its 24-bit counter at 2 ticks per µs);
         # asking for more raises. A cycle's longest stretch between feeds (a DS18B20 conversion,
         # an SF12 frame) stays well under that.

@@ -40,7 +40,7 @@ class SimWatchdog:
 
     def feed(self):
         now = self.board.clock.ticks_ms()
-        if now - self.last > self.timeout_ms:
+        if self.timeout_ms and now - self.last > self.timeout_ms:  # 0: not armed
             self.board.watchdog_overruns += 1
         self.last = now
 

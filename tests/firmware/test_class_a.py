@@ -362,7 +362,7 @@ def test_the_energy_model_charges_the_wait_for_the_windows_and_the_listening(tmp
 
 
 def test_the_button_held_at_boot_runs_a_survey_then_stays_at_the_repl(tmp_path: Path, peer: LoraPacketPeer) -> None:
-    board, net = joined_node(tmp_path, peer, link_margin=lambda sf: 3 * (sf - 6))
+    board, _net = joined_node(tmp_path, peer, link_margin=lambda sf: 3 * (sf - 6))
     (tmp_path / "survey").write_text("")  # the sim board's stand-in for the button held on for 5 s
     assert run_cycles(board, 1) == [None]  # awake at the REPL afterwards, no deep sleep
     rows = json.loads((tmp_path / "survey.json").read_text())
