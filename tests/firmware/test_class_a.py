@@ -369,3 +369,54 @@ def test_the_button_held_at_boot_runs_a_survey_then_stays_at_the_repl(tmp_path: 
     assert [r["margin_db"] for r in rows] == [3, 6, 9, 12, 15, 18]
     assert board.blinks == [1]  # maintenance's blink code
     assert "maintenance: staying awake at the REPL" in log(board)
+
+
+def test_nb_trans_repeats_an_uplink_with_the_same_fcnt_until_a_downlink_arrives(
+    tmp_path: Path, peer: LoraPacketPeer
+) -> None:
+    board, net = joined_node(tmp_path, peer, cflist_hz=[867100000, 867300000, 867500000])
+    adr = {"data_rate": 15, "tx_power": 15, "ch_mask": 0x003F, "ch_mask_cntl": 0, "nb_trans": 3}
+    net.queue.append(Downlink(fopts=build([("LinkADRReq", adr)], False)))
+    run_cycles(board, 4)
+    ups = net.data_uplinks
+    k = next(i for i, u in enumerate(ups) if u.answered)
+    after = ups[k + 1 :]
+    by_fcnt: dict[int, list[int]] = {}
+    for u in after:
+        assert u.fcnt is not None
+        by_fcnt.setdefault(u.fcnt, []).append(u.freq_khz)
+    # Each new counter goes out again on another channel, as often as the duty cycle allows within NbTrans 3:
+    # at SF9 a copy closes its 1 % sub-band for 20 s, and six channels span two sub-bands, so two copies.
+    assert max(len(v) for v in by_fcnt.values()) == 2
+    assert all(len(set(v)) == len(v) for v in by_fcnt.values())  # never twice on one channel
+    net.queue.append(Downlink(fport=1, payload=b""))
+    before = len(net.data_uplinks)
+    run_cycles(board, 1)
+    answered = [u for u in net.data_uplinks[before:] if u.answered]
+    assert answered and sum(u.fcnt == answered[0].fcnt for u in net.data_uplinks[before:]) == 1
+
+
+def test_confirmed_uplinks_are_retried_at_most_nb_trans_times(tmp_path: Path, peer: LoraPacketPeer) -> None:
+    write_config(tmp_path, otaa_config(confirmed=True))
+    board = make_board(tmp_path)
+    net = ScriptedNetwork(peer, APP_KEY)
+    attach(board, net)
+    run_cycles(board, 4)  # nobody acknowledges: NbTrans is 1, so no retries at all
+    fcnts = [u.fcnt for u in net.data_uplinks]
+    assert fcnts and len(fcnts) == len(set(fcnts))
+    assert all(u.phy[0] >> 5 == 4 for u in net.data_uplinks)  # ConfirmedDataUp
+
+
+def test_dl_channel_req_moves_rx1_of_that_channel_and_its_answer_is_sticky(
+    tmp_path: Path, peer: LoraPacketPeer
+) -> None:
+    board, net = joined_node(tmp_path, peer)
+    net.queue.append(Downlink(fopts=build([("DlChannelReq", {"ch_index": 0, "freq_hz": 869525000})], False)))
+    run_cycles(board, 2)
+    assert (0x0A, {"uplink_freq_exists": True, "channel_freq_ok": True}) in parse(net.data_uplinks[-1].fopts, True)
+    assert state(board)["lw"][11][0][3] == 869525  # channel 0's RX1 now listens on 869.525 MHz
+    bad = build([("DlChannelReq", {"ch_index": 9, "freq_hz": 915000000})], False)
+    net.queue.append(Downlink(fopts=bad))
+    run_cycles(board, 2)
+    answers = dict(parse(net.data_uplinks[-1].fopts, True))
+    assert answers[0x0A] == {"uplink_freq_exists": False, "channel_freq_ok": False}
