@@ -10,8 +10,11 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _SCHEMA_VERSION = 2
 # nodes: a session (DevAddr and session keys): an ABP node's for life, an OTAA node's once it joins.
@@ -102,6 +105,13 @@ def open_db(path: Path, check_same_thread: bool = True) -> sqlite3.Connection:
     return db
 
 
+def _select(db: sqlite3.Connection, cls: type[T], table: str, where: str, value: object) -> T | None:
+    """The row of table whose column `where` is value, as cls (its fields name the columns, in order)."""
+    columns = ", ".join(f.name for f in fields(cls))  # type: ignore[arg-type]
+    row = db.execute(f"SELECT {columns} FROM {table} WHERE {where} = ?", (value,)).fetchone()
+    return cls(*row) if row else None
+
+
 class Registry:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
@@ -175,12 +185,7 @@ class Registry:
         return device
 
     def _otaa(self, where: str, value: object) -> OtaaDevice | None:
-        row = self.db.execute(
-            "SELECT name, dev_eui, join_eui, app_key, mac_version, board, created_at FROM otaa_devices "
-            f"WHERE {where} = ?",
-            (value,),
-        ).fetchone()
-        return OtaaDevice(*row) if row else None
+        return _select(self.db, OtaaDevice, "otaa_devices", where, value)
 
     def otaa_by_name(self, name: str) -> OtaaDevice | None:
         return self._otaa("name", name)
@@ -189,11 +194,7 @@ class Registry:
         return self._otaa("dev_eui", dev_eui)
 
     def _one(self, where: str, value: object) -> Node | None:
-        row = self.db.execute(
-            f"SELECT name, dev_addr, nwk_skey, app_skey, board, last_fcnt, created_at FROM nodes WHERE {where} = ?",
-            (value,),
-        ).fetchone()
-        return Node(*row) if row else None
+        return _select(self.db, Node, "nodes", where, value)
 
     def by_name(self, name: str) -> Node | None:
         return self._one("name", name)

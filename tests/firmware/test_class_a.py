@@ -21,7 +21,14 @@ from firmware.state import NodeState
 from gateway.sim.nodes import APP, APP_KEY, DEV_ADDR, NWK, node_config, otaa_config
 from payload_codec import decode_uplink, encode_downlink
 from payload_codec.mac_commands import build, parse
-from tests.firmware.scripted_network import FCTRL_ACK, FCTRL_ADR, FCTRL_ADR_ACK_REQ, Downlink, ScriptedNetwork
+from tests.firmware.scripted_network import (
+    FCTRL_ACK,
+    FCTRL_ADR,
+    FCTRL_ADR_ACK_REQ,
+    Downlink,
+    ScriptedNetwork,
+    Uplink,
+)
 from tests.firmware.sim_node import make_board, run_cycles, write_config
 from tests.lora_packet_peer import LoraPacketPeer
 
@@ -70,6 +77,13 @@ def awake(board: SimBoard) -> NodeState:
 
 def log(board: SimBoard) -> str:
     return "".join(p.read_text() for p in sorted(Path(board.root).glob("log.*")))
+
+
+def around_answer(net: ScriptedNetwork, nth: int = 0) -> tuple[Uplink, Uplink]:
+    """The nth uplink the network answered with a downlink, and the uplink after it."""
+    ups = net.data_uplinks
+    k = [i for i, u in enumerate(ups) if u.answered][nth]
+    return ups[k], ups[k + 1]
 
 
 # ------------------------------------------------------------------ OTAA
@@ -184,9 +198,7 @@ def test_link_adr_req_changes_data_rate_power_and_mask_and_is_answered(tmp_path:
     )
     net.queue.append(Downlink(fopts=req))
     run_cycles(board, 3)
-    ups = net.data_uplinks
-    k = next(i for i, u in enumerate(ups) if u.answered)
-    after = ups[k + 1]
+    _, after = around_answer(net)
     assert (0x03, {"power_ack": True, "data_rate_ack": True, "ch_mask_ack": True}) in parse(after.fopts, True)
     assert after.sf == 7 and after.freq_khz in (868100, 868300)
     assert board.modem().cfg["output_power"] == 12  # 16 dBm - 2 x 2
@@ -199,11 +211,9 @@ def test_a_link_adr_req_for_an_undefined_channel_changes_nothing(tmp_path: Path,
     )
     net.queue.append(Downlink(fopts=req))
     run_cycles(board, 3)
-    ups = net.data_uplinks
-    k = next(i for i, u in enumerate(ups) if u.answered)
-    after = ups[k + 1]
+    answered, after = around_answer(net)
     assert (0x03, {"power_ack": True, "data_rate_ack": False, "ch_mask_ack": False}) in parse(after.fopts, True)
-    assert after.sf == ups[k].sf
+    assert after.sf == answered.sf
 
 
 def test_mac_commands_in_fport_0_are_answered_and_sticky_answers_repeat_until_a_downlink(
