@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypeVar
@@ -127,20 +128,12 @@ class Registry:
             raise RegistryError("NwkSKey and AppSKey must differ: generate each at random")
         if self.otaa_by_name(name):
             raise RegistryError(f"a node named {name!r} already exists: pick another name")
-        try:
-            with self.db:
-                self.db.execute(
-                    "INSERT INTO nodes (name, dev_addr, nwk_skey, app_skey, board) VALUES (?, ?, ?, ?, ?)",
-                    (name, dev_addr, nwk_skey, app_skey, board),
-                )
-        except sqlite3.IntegrityError:
-            clash = self.by_name(name) or self.by_dev_addr(dev_addr)
-            if clash and clash.name == name:
-                raise RegistryError(f"a node named {name!r} already exists: pick another name") from None
-            raise RegistryError(
-                f"DevAddr {dev_addr:08x} already belongs to {clash.name if clash else 'another node'}: "
-                "every node needs its own"
-            ) from None
+        self._insert(
+            "INSERT INTO nodes (name, dev_addr, nwk_skey, app_skey, board) VALUES (?, ?, ?, ?, ?)",
+            (name, dev_addr, nwk_skey, app_skey, board),
+            lambda: self.by_name(name) or self.by_dev_addr(dev_addr),
+            f"DevAddr {dev_addr:08x}",
+        )
         node = self.by_name(name)
         assert node is not None
         return node
@@ -165,24 +158,31 @@ class Registry:
             raise RegistryError(f"MAC version {mac_version!r}: use one of {', '.join(MAC_VERSIONS)}")
         if self.by_name(name):
             raise RegistryError(f"a node named {name!r} already exists: pick another name")
-        try:
-            with self.db:
-                self.db.execute(
-                    "INSERT INTO otaa_devices (name, dev_eui, join_eui, app_key, mac_version, board) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, dev_eui, join_eui, app_key, mac_version, board),
-                )
-        except sqlite3.IntegrityError:
-            clash = self.otaa_by_name(name) or self.otaa_by_dev_eui(dev_eui)
-            if clash and clash.name == name:
-                raise RegistryError(f"a node named {name!r} already exists: pick another name") from None
-            raise RegistryError(
-                f"DevEUI {dev_eui.hex()} already belongs to {clash.name if clash else 'another node'}: "
-                "every node needs its own"
-            ) from None
+        self._insert(
+            "INSERT INTO otaa_devices (name, dev_eui, join_eui, app_key, mac_version, board) VALUES (?, ?, ?, ?, ?, ?)",
+            (name, dev_eui, join_eui, app_key, mac_version, board),
+            lambda: self.otaa_by_name(name) or self.otaa_by_dev_eui(dev_eui),
+            f"DevEUI {dev_eui.hex()}",
+        )
         device = self.otaa_by_name(name)
         assert device is not None
         return device
+
+    def _insert(
+        self, sql: str, params: tuple[object, ...], clash: Callable[[], Node | OtaaDevice | None], taken: str
+    ) -> None:
+        """Insert a node's row; when its name or its identifier (`taken`) is in use, say which."""
+        try:
+            with self.db:
+                self.db.execute(sql, params)
+        except sqlite3.IntegrityError:
+            other = clash()
+            name = params[0]
+            if other and other.name == name:
+                raise RegistryError(f"a node named {name!r} already exists: pick another name") from None
+            raise RegistryError(
+                f"{taken} already belongs to {other.name if other else 'another node'}: every node needs its own"
+            ) from None
 
     def _otaa(self, where: str, value: object) -> OtaaDevice | None:
         return _select(self.db, OtaaDevice, "otaa_devices", where, value)

@@ -191,29 +191,22 @@ def test_silence_makes_the_node_join_again_and_a_replayed_join_accept_is_refused
 # ------------------------------------------------------------------ downlinks and MAC commands
 
 
-def test_link_adr_req_changes_data_rate_power_and_mask_and_is_answered(tmp_path: Path, peer: LoraPacketPeer) -> None:
+@pytest.mark.parametrize(("ch_mask", "applied"), [(0x0003, True), (0x0100, False)])  # 0x0100: channel 8, undefined
+def test_link_adr_req_is_applied_whole_or_not_at_all_and_answered(
+    tmp_path: Path, peer: LoraPacketPeer, ch_mask: int, applied: bool
+) -> None:
     board, net = joined_node(tmp_path, peer)
-    req = build(
-        [("LinkADRReq", {"data_rate": 5, "tx_power": 2, "ch_mask": 0x0003, "ch_mask_cntl": 0, "nb_trans": 1})], False
-    )
-    net.queue.append(Downlink(fopts=req))
-    run_cycles(board, 3)
-    _, after = around_answer(net)
-    assert (0x03, {"power_ack": True, "data_rate_ack": True, "ch_mask_ack": True}) in parse(after.fopts, True)
-    assert after.sf == 7 and after.freq_khz in (868100, 868300)
-    assert board.modem().cfg["output_power"] == 12  # 16 dBm - 2 x 2
-
-
-def test_a_link_adr_req_for_an_undefined_channel_changes_nothing(tmp_path: Path, peer: LoraPacketPeer) -> None:
-    board, net = joined_node(tmp_path, peer)
-    req = build(
-        [("LinkADRReq", {"data_rate": 5, "tx_power": 1, "ch_mask": 0x0100, "ch_mask_cntl": 0, "nb_trans": 1})], False
-    )
-    net.queue.append(Downlink(fopts=req))
+    adr = {"data_rate": 5, "tx_power": 2, "ch_mask": ch_mask, "ch_mask_cntl": 0, "nb_trans": 1}
+    net.queue.append(Downlink(fopts=build([("LinkADRReq", adr)], False)))
     run_cycles(board, 3)
     answered, after = around_answer(net)
-    assert (0x03, {"power_ack": True, "data_rate_ack": False, "ch_mask_ack": False}) in parse(after.fopts, True)
-    assert after.sf == answered.sf
+    status = {"power_ack": True, "data_rate_ack": applied, "ch_mask_ack": applied}
+    assert (0x03, status) in parse(after.fopts, True)
+    if applied:
+        assert after.sf == 7 and after.freq_khz in (868100, 868300)
+        assert board.modem().cfg["output_power"] == 12  # 16 dBm - 2 x 2
+    else:
+        assert after.sf == answered.sf and board.modem().cfg["output_power"] == 14
 
 
 def test_mac_commands_in_fport_0_are_answered_and_sticky_answers_repeat_until_a_downlink(
