@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench import class_a as bench_class_a
 from payload_codec.mac_commands import build, parse
 from tests.lora_packet_peer import LoraPacketPeer
 
@@ -27,11 +28,9 @@ FCTRL_ACK = 0x20
 
 
 @dataclass
-class Downlink:
-    fport: int | None = None
-    payload: bytes = b""
-    fopts: bytes = b""
-    confirmed: bool = False
+class Downlink(bench_class_a.Downlink):
+    """The bench network's downlink (FPort, payload, FOpts, confirmed), and how this one goes on the air."""
+
     fpending: bool = False
     window: str = "rx1"  # or "rx2"
     shift_ms: int = 0  # timing error: how late (or early, negative) the gateway sends it
