@@ -114,6 +114,11 @@ def new_abp_keys() -> dict[str, bytes]:
             return keys
 
 
+def new_app_key() -> bytes:
+    """A random OTAA root key (AppKey, 128 bits)."""
+    return secrets.token_bytes(16)
+
+
 def write_keys_once(path: Path, keys: dict[str, bytes]) -> None:
     """Write keys to a new file, mode 0600; never over an existing one (it may hold a node's only copy)."""
     body = json.dumps({k: v.hex() for k, v in keys.items()}, indent=2) + "\n"

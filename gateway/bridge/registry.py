@@ -208,6 +208,12 @@ class Registry:
         )
         return [Node(*row) for row in rows]
 
+    def all_otaa(self) -> list[OtaaDevice]:
+        rows = self.db.execute(
+            "SELECT name, dev_eui, join_eui, app_key, mac_version, board, created_at FROM otaa_devices ORDER BY name"
+        )
+        return [OtaaDevice(*row) for row in rows]
+
     def names(self) -> list[str]:
         return [str(n) for (n,) in self.db.execute("SELECT name FROM nodes ORDER BY name")]
 

@@ -1,4 +1,4 @@
-"""`akker nodes add` and `akker nodes list`: the node registry from the shell."""
+"""`akker nodes add` and `akker nodes list`: the node registry from the shell (docs/cli.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 from gateway import secrets_io
 from gateway.bridge import store_faults
-from gateway.bridge.registry import Registry, RegistryError, open_db
+from gateway.bridge.registry import MAC_VERSIONS, Registry, RegistryError, open_db
+from gateway.farm import queries
 
 from .errors import CliError
 
@@ -19,15 +20,20 @@ BOARDS = Path(__file__).resolve().parents[2] / "boards"
 
 def add_nodes_args(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    add = sub.add_parser("add", help="register a node and its session keys")
+    add = sub.add_parser("add", help="register a node: ABP with its session keys, or --otaa with its root key")
     add.add_argument("--db", required=True, type=Path, help="the bridge's SQLite database (created if missing)")
     add.add_argument("--name", required=True, help="a name for the node, e.g. north-field-3")
-    add.add_argument("--dev-addr", required=True, help="DevAddr, 8 hex digits")
+    add.add_argument("--dev-addr", help="ABP: DevAddr, 8 hex digits")
+    add.add_argument("--otaa", action="store_true", help="a node that joins: give --dev-eui, --join-eui, its AppKey")
+    add.add_argument("--dev-eui", metavar="HEX16", help="OTAA: the DevEUI, 16 hex digits")
+    add.add_argument("--join-eui", metavar="HEX16", help="OTAA: the JoinEUI (AppEUI), 16 hex digits")
+    add.add_argument("--mac-version", choices=MAC_VERSIONS, default="1.0.4", help="OTAA: the node's LoRaWAN version")
     keys = add.add_mutually_exclusive_group()
     keys.add_argument(
         "--keys-file",
         metavar="FILE",
-        help='the session keys as JSON, {"nwk_skey": "<32 hex>", "app_skey": "<32 hex>"}; - for standard input',
+        help='the keys as JSON: ABP {"nwk_skey": "<32 hex>", "app_skey": "<32 hex>"}, OTAA {"app_key": "<32 hex>"};'
+        " - for standard input",
     )
     keys.add_argument(
         "--new-keys", metavar="FILE", type=Path, help="make new random keys and write them to FILE (created, 0600)"
@@ -38,8 +44,8 @@ def add_nodes_args(p: argparse.ArgumentParser) -> None:
     add.add_argument("--board", help="board id, a file name in boards/")
     ls = sub.add_parser("list", help="list the registered nodes (keys hidden)")
     ls.add_argument("--db", required=True, type=Path, help="the bridge's SQLite database")
-    ls.add_argument("--show-keys", action="store_true", help="also print the session keys")
-    ls.add_argument("--json", action="store_true", help="one JSON object per node")
+    ls.add_argument("--show-keys", action="store_true", help="also print the keys")
+    ls.add_argument("--json", action="store_true", help="a JSON array, one object per node")
 
 
 def _hex(text: str, nbytes: int, what: str) -> bytes:
@@ -98,10 +104,14 @@ def _new_keys(path: Path) -> tuple[bytes, bytes]:
 
 
 def _add(args: argparse.Namespace) -> int:
-    dev_addr = int.from_bytes(_hex(args.dev_addr, 4, "--dev-addr"), "big")
     if args.board and not (BOARDS / f"{args.board}.json").exists():
         known = ", ".join(sorted(p.stem for p in BOARDS.glob("*.json")))
         raise CliError(f"unknown board {args.board!r}: use one of {known}")
+    if args.otaa:
+        return _add_otaa(args)
+    if args.dev_addr is None:
+        raise CliError("give --dev-addr for an ABP node, or --otaa with --dev-eui and --join-eui for one that joins")
+    dev_addr = int.from_bytes(_hex(args.dev_addr, 4, "--dev-addr"), "big")
     registry = Registry(open_db(args.db))
     nwk, app = _keys(args)
     try:
@@ -114,22 +124,87 @@ def _add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _app_key(args: argparse.Namespace) -> bytes:
+    """The OTAA root key from --keys-file, or a new one written to --new-keys; never from the command line."""
+    try:
+        if args.keys_file:
+            keys = secrets_io.read_keys(args.keys_file)
+            if "app_key" not in keys:
+                raise CliError('--otaa needs the AppKey: a keys file {"app_key": "<32 hex>"}, not session keys')
+            return keys["app_key"]
+        if args.new_keys is not None:
+            keys = {"app_key": secrets_io.new_app_key()}
+            secrets_io.write_keys_once(args.new_keys, keys)
+            print(f"new AppKey written to {args.new_keys} (mode 0600): put it in the node's config, then delete it")
+            return keys["app_key"]
+    except secrets_io.SecretError as err:
+        raise CliError(str(err)) from None
+    raise CliError("--otaa: give the AppKey with --keys-file FILE (or - for standard input), or --new-keys FILE")
+
+
+def _add_otaa(args: argparse.Namespace) -> int:
+    if args.dev_addr or args.nwk_skey or args.app_skey:
+        raise CliError("an OTAA node gets its DevAddr and session keys when it joins: leave out --dev-addr and keys")
+    if not args.dev_eui or not args.join_eui:
+        raise CliError("--otaa needs --dev-eui and --join-eui, 16 hex digits each, as the node's config has them")
+    dev_eui, join_eui = _hex(args.dev_eui, 8, "--dev-eui"), _hex(args.join_eui, 8, "--join-eui")
+    registry = Registry(open_db(args.db))
+    app_key = _app_key(args)
+    try:
+        device = registry.add_otaa(args.name, dev_eui, join_eui, app_key, args.board, args.mac_version)
+    except RegistryError:
+        if args.new_keys is not None:
+            args.new_keys.unlink()
+        raise
+    print(f"added {device.name} (OTAA, DevEUI {device.dev_eui.hex()}, LoRaWAN {device.mac_version})")
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     if not args.db.exists():
         raise CliError(f"{args.db} does not exist: add a node first with akker nodes add")
-    for node in Registry(open_db(args.db)).all():
-        row = {
-            "name": node.name,
-            "dev_addr": f"{node.dev_addr:08x}",
-            "board": node.board,
-            "last_fcnt": node.last_fcnt,
-            "created_at": node.created_at,
-        }
-        if args.show_keys:
-            row["nwk_skey"] = node.nwk_skey.hex()
-            row["app_skey"] = node.app_skey.hex()
-        if args.json:
-            print(json.dumps(row))
-        else:
-            print("  ".join(f"{k}={'-' if v is None else v}" for k, v in row.items()))
+    db = open_db(args.db)
+    rows = node_rows(Registry(db), queries.last_seen(db), args.show_keys)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for row in rows:
+        print("  ".join(f"{k}={'-' if v is None else v}" for k, v in row.items()))
     return 0
+
+
+def node_rows(registry: Registry, seen: dict[str, str], show_keys: bool = False) -> list[dict[str, object]]:
+    """One object per node, ABP and OTAA alike, as `akker nodes list --json` prints them (docs/cli.md)."""
+    rows: list[dict[str, object]] = []
+    for node in registry.all():
+        row: dict[str, object] = {
+            "name": node.name,
+            "activation": "abp",
+            "dev_eui": None,
+            "join_eui": None,
+            "dev_addr": f"{node.dev_addr:08x}",
+            "fcnt_up": node.last_fcnt,
+            "fcnt_down": None,  # this bridge sends no downlinks yet
+            "last_seen": seen.get(node.name),
+            "board": node.board,
+        }
+        if show_keys:
+            row.update(app_key=None, nwk_skey=node.nwk_skey.hex(), app_skey=node.app_skey.hex())
+        rows.append(row)
+    for device in registry.all_otaa():
+        row = {
+            "name": device.name,
+            "activation": "otaa",
+            "dev_eui": device.dev_eui.hex(),
+            "join_eui": device.join_eui.hex(),
+            "dev_addr": None,  # until it joins through a network that shares its session with this bridge
+            "fcnt_up": None,
+            "fcnt_down": None,
+            "last_seen": seen.get(device.name),
+            "board": device.board,
+            "mac_version": device.mac_version,
+        }
+        if show_keys:
+            row.update(app_key=device.app_key.hex(), nwk_skey=None, app_skey=None)
+        rows.append(row)
+    return sorted(rows, key=lambda r: str(r["name"]))

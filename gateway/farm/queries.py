@@ -63,6 +63,13 @@ def nodes(db: sqlite3.Connection) -> list[NodeInfo]:
     return [out[name] for name in sorted(out)]
 
 
+def last_seen(db: sqlite3.Connection) -> dict[str, str]:
+    """When each node's last frame was received (ISO 8601, as stored); none before the bridge has run."""
+    if not has_store(db):
+        return {}
+    return {str(node): str(at) for node, at in db.execute("SELECT node, MAX(received_at) FROM records GROUP BY node")}
+
+
 def latest_received_at(db: sqlite3.Connection) -> datetime | None:
     """When the newest stored record was received, or None for an empty store."""
     row = db.execute("SELECT received_at FROM records ORDER BY id DESC LIMIT 1").fetchone()

@@ -33,7 +33,7 @@ def test_add_list_and_keys_only_on_request(tmp_path: Path) -> None:
     assert add(db, "south-1", "26011bdb").returncode == 0
     assert oct(db.stat().st_mode & 0o777) == "0o600"
     plain = akker("nodes", "list", "--db", str(db), "--json")
-    rows = [json.loads(line) for line in plain.stdout.splitlines()]
+    rows = json.loads(plain.stdout)
     assert [(r["name"], r["dev_addr"], r["board"]) for r in rows] == [
         ("north-3", "26011bda", "heltec_v3"),
         ("south-1", "26011bdb", None),
@@ -60,6 +60,43 @@ def test_refusals_name_the_fix(tmp_path: Path, args: tuple[str, ...], phrase: st
     assert result.returncode == 2
     assert result.stderr.startswith("akker: ") and phrase in result.stderr
     assert NWK not in result.stderr and APP not in result.stderr
+
+
+def test_otaa_nodes_are_added_with_their_root_key_from_a_file_and_listed_as_json(tmp_path: Path) -> None:
+    db = tmp_path / "bridge.db"
+    assert add(db, "north-3", "26011bda").returncode == 0
+    keys = tmp_path / "east.keys"
+    keys.write_text(json.dumps({"app_key": APP}))
+    keys.chmod(0o600)
+    out = akker("nodes", "add", "--db", str(db), "--name", "east-1", "--otaa", "--dev-eui", "70B3D57ED0000A01",
+                "--join-eui", "70b3d57ed0000000", "--keys-file", str(keys), "--mac-version", "1.0.3")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "added east-1 (OTAA, DevEUI 70b3d57ed0000a01, LoRaWAN 1.0.3)"
+    rows = {r["name"]: r for r in json.loads(akker("nodes", "list", "--db", str(db), "--json").stdout)}
+    keys_of = {"name", "activation", "dev_eui", "join_eui", "dev_addr", "fcnt_up", "fcnt_down", "last_seen"}
+    assert all(keys_of <= set(r) for r in rows.values())
+    assert rows["east-1"]["activation"] == "otaa" and rows["east-1"]["dev_eui"] == "70b3d57ed0000a01"
+    assert rows["east-1"]["dev_addr"] is None and rows["north-3"]["activation"] == "abp"
+    assert "app_key" not in rows["east-1"] and APP not in json.dumps(rows)
+    shown = {r["name"]: r for r in json.loads(akker("nodes", "list", "--db", str(db), "--json", "--show-keys").stdout)}
+    assert shown["east-1"]["app_key"] == APP and shown["north-3"]["nwk_skey"] == NWK
+    again = akker("nodes", "add", "--db", str(db), "--name", "east-2", "--otaa", "--dev-eui", "70b3d57ed0000a01",
+                  "--join-eui", "70b3d57ed0000000", "--keys-file", str(keys))  # fmt: skip
+    assert again.returncode == 2 and "DevEUI 70b3d57ed0000a01 already belongs to east-1" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "phrase"),
+    [
+        ((), "--otaa: give the AppKey with --keys-file"),
+        (("--dev-addr", "26011bdc"), "leave out --dev-addr"),
+        (("--mac-version", "1.1"), "invalid choice"),
+    ],
+)
+def test_otaa_refusals_name_the_fix(tmp_path: Path, extra: tuple[str, ...], phrase: str) -> None:
+    out = akker("nodes", "add", "--db", str(tmp_path / "b.db"), "--name", "e", "--otaa", "--dev-eui", "00" * 8,
+                "--join-eui", "00" * 8, *extra)  # fmt: skip
+    assert out.returncode == 2 and phrase in out.stderr, out.stderr
 
 
 def test_list_without_a_database(tmp_path: Path) -> None:
