@@ -28,7 +28,9 @@ CREATE TABLE IF NOT EXISTS otaa_devices (
     app_key BLOB NOT NULL,
     mac_version TEXT NOT NULL DEFAULT '1.0.4',
     board TEXT,
-    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    join_nonce INTEGER NOT NULL DEFAULT 0,
+    dev_nonces TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS nodes (
     name TEXT PRIMARY KEY,
@@ -79,6 +81,8 @@ class OtaaDevice:
     mac_version: str
     board: str | None
     created_at: str
+    join_nonce: int = 0  # the last JoinNonce a JoinAccept carried (gateway/network/join_server.py)
+    dev_nonces: str = "[]"  # JSON: 1.0.4 the last DevNonce accepted; 1.0.2/1.0.3 every one used
 
     def __repr__(self) -> str:  # the AppKey stays out of logs and tracebacks
         return f"OtaaDevice(name={self.name!r}, dev_eui={self.dev_eui.hex()}, board={self.board!r})"
@@ -209,10 +213,27 @@ class Registry:
         return [Node(*row) for row in rows]
 
     def all_otaa(self) -> list[OtaaDevice]:
-        rows = self.db.execute(
-            "SELECT name, dev_eui, join_eui, app_key, mac_version, board, created_at FROM otaa_devices ORDER BY name"
-        )
-        return [OtaaDevice(*row) for row in rows]
+        columns = ", ".join(f.name for f in fields(OtaaDevice))
+        return [OtaaDevice(*row) for row in self.db.execute(f"SELECT {columns} FROM otaa_devices ORDER BY name")]
+
+    def record_join(
+        self, device: OtaaDevice, join_nonce: int, dev_nonces: str, dev_addr: int, keys: tuple[bytes, bytes]
+    ) -> None:
+        """A join answered: the nonces kept and the new session in force, in one transaction.
+
+        The session is the node's row in `nodes` (DevAddr, NwkSKey, AppSKey, no counter yet): the pipeline
+        opens its frames from it as from an ABP node's.
+        """
+        with self.db:
+            self.db.execute(
+                "UPDATE otaa_devices SET join_nonce = ?, dev_nonces = ? WHERE name = ?",
+                (join_nonce, dev_nonces, device.name),
+            )
+            self.db.execute("DELETE FROM nodes WHERE name = ?", (device.name,))
+            self.db.execute(
+                "INSERT INTO nodes (name, dev_addr, nwk_skey, app_skey, board) VALUES (?, ?, ?, ?, ?)",
+                (device.name, dev_addr, keys[0], keys[1], device.board),
+            )
 
     def names(self) -> list[str]:
         return [str(n) for (n,) in self.db.execute("SELECT name FROM nodes ORDER BY name")]

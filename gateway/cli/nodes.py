@@ -176,7 +176,11 @@ def _list(args: argparse.Namespace) -> int:
 def node_rows(registry: Registry, seen: dict[str, str], show_keys: bool = False) -> list[dict[str, object]]:
     """One object per node, ABP and OTAA alike, as `akker nodes list --json` prints them (docs/cli.md)."""
     rows: list[dict[str, object]] = []
-    for node in registry.all():
+    otaa = registry.all_otaa()
+    sessions = {node.name: node for node in registry.all()}  # an OTAA node's, once it joined
+    for node in sessions.values():
+        if any(d.name == node.name for d in otaa):
+            continue
         row: dict[str, object] = {
             "name": node.name,
             "activation": "abp",
@@ -191,20 +195,25 @@ def node_rows(registry: Registry, seen: dict[str, str], show_keys: bool = False)
         if show_keys:
             row.update(app_key=None, nwk_skey=node.nwk_skey.hex(), app_skey=node.app_skey.hex())
         rows.append(row)
-    for device in registry.all_otaa():
+    for device in otaa:
+        session = sessions.get(device.name)
         row = {
             "name": device.name,
             "activation": "otaa",
             "dev_eui": device.dev_eui.hex(),
             "join_eui": device.join_eui.hex(),
-            "dev_addr": None,  # until it joins through a network that shares its session with this bridge
-            "fcnt_up": None,
+            "dev_addr": None if session is None else f"{session.dev_addr:08x}",  # none until it joins
+            "fcnt_up": None if session is None else session.last_fcnt,
             "fcnt_down": None,
             "last_seen": seen.get(device.name),
             "board": device.board,
             "mac_version": device.mac_version,
         }
         if show_keys:
-            row.update(app_key=device.app_key.hex(), nwk_skey=None, app_skey=None)
+            row.update(
+                app_key=device.app_key.hex(),
+                nwk_skey=None if session is None else session.nwk_skey.hex(),
+                app_skey=None if session is None else session.app_skey.hex(),
+            )
         rows.append(row)
     return sorted(rows, key=lambda r: str(r["name"]))
