@@ -12,6 +12,7 @@ from gateway import secrets_io
 from gateway.bridge import store_faults
 from gateway.bridge.registry import MAC_VERSIONS, Registry, RegistryError, open_db
 from gateway.farm import queries
+from gateway.network.commands import CommandError, CommandQueue
 
 from .errors import CliError
 
@@ -42,6 +43,13 @@ def add_nodes_args(p: argparse.ArgumentParser) -> None:
     add.add_argument("--nwk-skey", help=argparse.SUPPRESS)
     add.add_argument("--app-skey", help=argparse.SUPPRESS)
     add.add_argument("--board", help="board id, a file name in boards/")
+    send = sub.add_parser("send", help="queue a command for a node's next receive window (durable)")
+    send.add_argument("--db", required=True, type=Path, help="the bridge's SQLite database")
+    send.add_argument("name", help="the node's name")
+    send.add_argument(
+        "command_json", metavar="JSON", help='the command, e.g. \'{"cmd": "set_interval", "seconds": 600}\''
+    )
+    send.add_argument("--confirmed", action="store_true", help="ask the node to acknowledge the downlink")
     ls = sub.add_parser("list", help="list the registered nodes (keys hidden)")
     ls.add_argument("--db", required=True, type=Path, help="the bridge's SQLite database")
     ls.add_argument("--show-keys", action="store_true", help="also print the keys")
@@ -62,6 +70,8 @@ def cmd_nodes(args: argparse.Namespace) -> int:
     try:
         if args.action == "add":
             return _add(args)
+        if args.action == "send":
+            return _send(args)
         return _list(args)
     except RegistryError as err:
         raise CliError(str(err)) from None
@@ -160,11 +170,33 @@ def _add_otaa(args: argparse.Namespace) -> int:
     return 0
 
 
+def _send(args: argparse.Namespace) -> int:
+    if not args.db.exists():
+        raise CliError(f"{args.db} does not exist: give the bridge's database, where the node is registered")
+    db = open_db(args.db)
+    registry = Registry(db)
+    if registry.by_name(args.name) is None and registry.otaa_by_name(args.name) is None:
+        raise CliError(f"no node named {args.name!r} in {args.db}: akker nodes list shows the registered ones")
+    try:
+        queued = CommandQueue(db).add(args.name, args.command_json, args.confirmed)
+    except CommandError as err:
+        raise CliError(f"{err}: nothing was queued") from None
+    print(f"queued command {queued.id} for {args.name}: {queued.command} (goes out in its next receive window)")
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     if not args.db.exists():
         raise CliError(f"{args.db} does not exist: add a node first with akker nodes add")
     db = open_db(args.db)
     rows = node_rows(Registry(db), queries.last_seen(db), args.show_keys)
+    queue = CommandQueue(db)
+    for row in rows:
+        row["commands"] = [
+            {"id": c.id, "command": json.loads(c.command), "confirmed": c.confirmed, "state": c.state,
+             "updated_at": c.updated_at}
+            for c in queue.for_node(str(row["name"]))
+        ]  # fmt: skip
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0

@@ -1,0 +1,133 @@
+"""Commands from the farm office to a node, kept durably until they are applied or given up.
+
+`akker nodes send` queues one (validated with the codec's downlink commands,
+payload_codec/commands.py); the downlink scheduler takes the oldest queued one
+for a node into its next receive window. Every command has a state:
+
+    queued -> sent -> acknowledged (a confirmed downlink's ACK) -> applied (the node's status says so)
+                   \\-> expired (not applied within EXPIRE_S; the office can send it again)
+
+The table lives in the bridge's database beside the registry, so a command
+survives a restart of the bridge and of the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from payload_codec import CodecError, encode_downlink
+
+STATES = ("queued", "sent", "acknowledged", "applied", "expired")
+EXPIRE_S = 7 * 86400  # a node that has not applied a command in a week is not going to: say so
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS commands (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    node TEXT NOT NULL,
+    command TEXT NOT NULL,
+    fport INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    confirmed INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS commands_node ON commands (node, id);
+"""
+
+
+class CommandError(ValueError):
+    """A command that cannot be queued; the message says what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class Command:
+    id: int
+    node: str
+    command: str  # the JSON the office sent, as the codec accepted it
+    fport: int
+    payload: bytes
+    confirmed: bool
+    state: str
+    created_at: str
+    updated_at: str
+
+
+def _now(now: datetime | None) -> str:
+    return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class CommandQueue:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        db.executescript(_SCHEMA)
+
+    def add(self, node: str, command: object, confirmed: bool = False, now: datetime | None = None) -> Command:
+        """Queue a command (a dict, or its JSON text) for node; CommandError when the codec refuses it."""
+        if isinstance(command, str):
+            try:
+                command = json.loads(command)
+            except ValueError as err:
+                raise CommandError(
+                    f'the command is not JSON ({err}): e.g. \'{{"cmd": "set_interval", "seconds": 600}}\''
+                ) from None
+        try:
+            fport, payload = encode_downlink(command)
+        except CodecError as err:
+            raise CommandError(str(err)) from None
+        at = _now(now)
+        with self.db:
+            cur = self.db.execute(
+                "INSERT INTO commands (node, command, fport, payload, confirmed, state, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+                (node, json.dumps(command, sort_keys=True), fport, payload, int(confirmed), at, at),
+            )
+        got = self.get(int(cur.lastrowid or 0))
+        assert got is not None
+        return got
+
+    def get(self, command_id: int) -> Command | None:
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM commands WHERE id = ?", (command_id,)).fetchone()
+        return _command(row) if row else None
+
+    def for_node(self, node: str) -> list[Command]:
+        return [
+            _command(r) for r in self.db.execute(f"SELECT {_COLUMNS} FROM commands WHERE node = ? ORDER BY id", (node,))
+        ]
+
+    def next_queued(self, node: str) -> Command | None:
+        row = self.db.execute(
+            f"SELECT {_COLUMNS} FROM commands WHERE node = ? AND state = 'queued' ORDER BY id LIMIT 1", (node,)
+        ).fetchone()
+        return _command(row) if row else None
+
+    def move(self, command_id: int, state: str, now: datetime | None = None) -> None:
+        if state not in STATES:
+            raise ValueError(f"state {state!r} is not one of {', '.join(STATES)}")
+        with self.db:
+            self.db.execute(
+                "UPDATE commands SET state = ?, updated_at = ? WHERE id = ?", (state, _now(now), command_id)
+            )
+
+    def expire(self, now: datetime | None = None) -> int:
+        """Commands not applied EXPIRE_S after they were queued become expired; how many did."""
+        limit = _now((now or datetime.now(timezone.utc)) - timedelta(seconds=EXPIRE_S))
+        with self.db:
+            cur = self.db.execute(
+                "UPDATE commands SET state = 'expired', updated_at = ?"
+                " WHERE state IN ('queued', 'sent', 'acknowledged') AND created_at < ?",
+                (_now(now), limit),
+            )
+        return cur.rowcount
+
+
+_COLUMNS = "id, node, command, fport, payload, confirmed, state, created_at, updated_at"
+
+
+def _command(row: tuple[object, ...]) -> Command:
+    cid, node, command, fport, payload, confirmed, state, created, updated = row
+    return Command(int(cid), str(node), str(command), int(fport), bytes(payload), bool(confirmed), str(state),
+                   str(created), str(updated))  # type: ignore[arg-type]  # fmt: skip
