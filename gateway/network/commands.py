@@ -112,6 +112,22 @@ class CommandQueue:
                 "UPDATE commands SET state = ?, updated_at = ? WHERE id = ?", (state, _now(now), command_id)
             )
 
+    def note_status(self, node: str, status: dict[str, object], now: datetime | None = None) -> int | None:
+        """A status from the node: the command it names as applied last becomes applied; its id, or None."""
+        last = status.get("last_command")
+        if not isinstance(last, dict):
+            return None
+        text = json.dumps(last, sort_keys=True)
+        row = self.db.execute(
+            "SELECT id FROM commands WHERE node = ? AND command = ? AND state IN ('sent', 'acknowledged')"
+            " ORDER BY id DESC LIMIT 1",
+            (node, text),
+        ).fetchone()
+        if row is None:
+            return None
+        self.move(int(row[0]), "applied", now)
+        return int(row[0])
+
     def expire(self, now: datetime | None = None) -> int:
         """Commands not applied EXPIRE_S after they were queued become expired; how many did."""
         limit = _now((now or datetime.now(timezone.utc)) - timedelta(seconds=EXPIRE_S))

@@ -1,0 +1,152 @@
+"""The downlink for one uplink: what it carries, built and counted, its FCntDown stored before it goes.
+
+TS001-1.0.4 4 and 5. One downlink per uplink at most, carrying together:
+the ACK of a confirmed uplink, the answers to the node's MAC requests in FOpts
+(LinkCheckAns: the best gateway's SNR above the data rate's demodulation
+floor, and how many gateways heard it; DeviceTimeAns: GPS time at the end of
+the uplink), and the oldest queued command from the farm office on its FPort,
+with FPending set when more are queued. A node gets at most `daily_limit`
+downlinks in 24 hours (default 10, The Things Network's fair-use figure),
+ACKs included. FCntDown is kept per session, and the downlink is logged and
+its command marked sent in the same transaction that takes the counter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from gateway.bridge.frame import Reception
+from gateway.bridge.registry import Registry
+from payload_codec.lorawan import build_downlink
+from payload_codec.mac_commands import build, parse
+
+from .commands import CommandQueue
+
+DAILY_LIMIT = 10
+# The SNR below which each SF cannot be demodulated (dB; SF7..SF12), as TTN's and ChirpStack's ADR use it.
+DEMOD_FLOOR_DB = {7: -7.5, 8: -10.0, 9: -12.5, 10: -15.0, 11: -17.5, 12: -20.0}
+GPS_EPOCH_UNIX = 315_964_800  # 1980-01-06T00:00:00Z
+GPS_LEAP_S = 18  # GPS runs ahead of UTC by the leap seconds since 1980 (18 since 2017)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS downlink_sessions (
+    node TEXT PRIMARY KEY,
+    session TEXT NOT NULL,
+    fcnt_down INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS downlinks_sent (
+    node TEXT NOT NULL,
+    sent_at TEXT NOT NULL,
+    fcnt_down INTEGER NOT NULL,
+    command_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS downlinks_sent_node ON downlinks_sent (node, sent_at);
+"""
+
+
+@dataclass(frozen=True)
+class Uplink:
+    """What the network needs of an accepted uplink to answer it."""
+
+    node: str
+    confirmed: bool
+    mac: bytes  # the node's MAC commands (FOpts, or an FPort 0 payload)
+    receptions: Sequence[Reception]
+    ended_at: datetime  # the end of the uplink, UTC
+
+
+@dataclass(frozen=True)
+class Downlink:
+    node: str
+    phy: bytes
+    fcnt_down: int
+    command_id: int | None
+    fpending: bool
+
+
+def gps_time(t: datetime) -> tuple[int, int]:
+    """(seconds since the GPS epoch, 1/256 s) for DeviceTimeAns."""
+    unix = t.timestamp()
+    gps = unix - GPS_EPOCH_UNIX + GPS_LEAP_S
+    return int(gps), int((gps - int(gps)) * 256)
+
+
+def mac_answers(up: Uplink) -> list[tuple[str, dict[str, object]]]:
+    """Answers to the node's LinkCheckReq and DeviceTimeReq (the other uplink commands answer the network)."""
+    out: list[tuple[str, dict[str, object]]] = []
+    try:
+        requests = parse(up.mac, True)
+    except ValueError:
+        return out
+    best = max(up.receptions, key=lambda r: r.snr_db) if up.receptions else None
+    for cid, _fields in requests:
+        if cid == 0x02 and best is not None:
+            margin = best.snr_db - DEMOD_FLOOR_DB.get(best.sf, -20.0)
+            out.append(("LinkCheckAns", {"margin_db": max(0, min(254, int(margin))), "gw_cnt": len(up.receptions)}))
+        elif cid == 0x0D:
+            seconds, fraction = gps_time(up.ended_at)
+            out.append(("DeviceTimeAns", {"gps_time_s": seconds, "fraction": fraction}))
+    return out
+
+
+class DownlinkBuilder:
+    def __init__(self, db: sqlite3.Connection, daily_limit: int = DAILY_LIMIT) -> None:
+        self.db = db
+        self.registry = Registry(db)
+        self.commands = CommandQueue(db)
+        self.daily_limit = daily_limit
+        db.executescript(_SCHEMA)
+
+    def sent_today(self, node: str, now: datetime) -> int:
+        since = (now - timedelta(days=1)).astimezone(timezone.utc).isoformat()
+        row = self.db.execute("SELECT COUNT(*) FROM downlinks_sent WHERE node = ? AND sent_at > ?", (node, since))
+        return int(row.fetchone()[0])
+
+    def build(self, up: Uplink, now: datetime | None = None) -> Downlink | None:
+        """The downlink answering `up`, counted and stored; None when there is nothing to send or no budget."""
+        now = now or datetime.now(timezone.utc)
+        session = self.registry.by_name(up.node)
+        if session is None:
+            return None
+        answers = mac_answers(up)
+        command = self.commands.next_queued(up.node)
+        if not (up.confirmed or answers or command):
+            return None
+        if self.sent_today(up.node, now) >= self.daily_limit:
+            return None
+        key = hashlib.sha256(session.dev_addr.to_bytes(4, "big") + session.nwk_skey).hexdigest()[:16]
+        with self.db:
+            row = self.db.execute("SELECT session, fcnt_down FROM downlink_sessions WHERE node = ?", (up.node,))
+            got = row.fetchone()
+            fcnt = int(got[1]) + 1 if got and got[0] == key else 0  # a new session counts from 0
+            self.db.execute(
+                "INSERT OR REPLACE INTO downlink_sessions (node, session, fcnt_down) VALUES (?, ?, ?)",
+                (up.node, key, fcnt),
+            )
+            self.db.execute(
+                "INSERT INTO downlinks_sent (node, sent_at, fcnt_down, command_id) VALUES (?, ?, ?, ?)",
+                (up.node, now.astimezone(timezone.utc).isoformat(), fcnt, command.id if command else None),
+            )
+            if command is not None:
+                self.db.execute(
+                    "UPDATE commands SET state = 'sent', updated_at = ? WHERE id = ?",
+                    (now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), command.id),
+                )
+        more = command is not None and self.commands.next_queued(up.node) is not None
+        phy = build_downlink(
+            session.dev_addr,
+            fcnt,
+            command.fport if command else None,
+            command.payload if command else b"",
+            session.nwk_skey,
+            session.app_skey,
+            confirmed=bool(command and command.confirmed),
+            ack=up.confirmed,
+            fpending=more,
+            fopts=build(answers, False) if answers else b"",
+        )
+        return Downlink(up.node, phy, fcnt, command.id if command else None, more)
