@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import queue
 import socket
@@ -19,6 +21,8 @@ from gateway.bridge.sources.semtech_packets import (
     push_ack,
 )
 from gateway.bridge.sources.semtech_udp import MAX_ROUTES, SemtechUdpSource
+from gateway.network.semtech_txpk import txpk
+from gateway.network.windows import Window
 from tests.bridge.semtech_kit import EUI, EUI_HEX, PHY_A, PHY_B, STAT, header, pull, push, rxpk
 
 # ------------------------------------------------------------------ the socket loop
@@ -271,12 +275,14 @@ def test_stat_only_push_data_is_acked_through_the_pipeline(udp: tuple[SemtechUdp
     assert intake.counts() == {"udp_datagrams": 1, "udp_stat": 1}
 
 
-def test_tx_ack_is_counted_and_ignored(udp: tuple[SemtechUdpSource, FakeIntake, Gateway]) -> None:
+def test_a_tx_ack_for_no_downlink_of_ours_is_counted_and_not_answered(
+    udp: tuple[SemtechUdpSource, FakeIntake, Gateway],
+) -> None:
     _, intake, gw = udp
     gw.send(header(0x05, 0x3333) + EUI + b'{"txpk_ack":{"error":"TOO_LATE"}}')
     gw.send(pull(0x0008))
     assert gw.recv() == pull_ack(0x0008)  # the first answer is to the PULL_DATA: nothing for the TX_ACK
-    assert intake.counts() == {"udp_datagrams": 2, "udp_tx_ack": 1, "udp_pull": 1}
+    assert intake.counts() == {"udp_datagrams": 2, "udp_tx_ack": 1, "udp_pull": 1, "udp_tx_error_too_late": 1}
     assert intake.submitted.empty()
 
 
@@ -314,3 +320,32 @@ def test_started_twice_is_refused(udp: tuple[SemtechUdpSource, FakeIntake, Gatew
     source, intake, _ = udp
     with pytest.raises(RuntimeError):
         source.start(intake)
+
+
+# ---------------------------------------------------------------- downlinks (issue 14)
+
+
+def test_a_downlink_goes_to_the_gateways_pull_data_address_and_its_tx_ack_reaches_the_caller(
+    udp: tuple[SemtechUdpSource, FakeIntake, Gateway],
+) -> None:
+    source, intake, gw = udp
+    eui = "aa555a0000000101"
+    assert source.send_downlink(eui, {"imme": True}) is None  # no PULL_DATA yet: no way to the gateway
+    gw.send(b"\x02\x00\x07\x02" + bytes.fromhex(eui))
+    assert gw.recv() == pull_ack(0x0007)
+    verdicts: list[str | None] = []
+    window = Window("rx1", eui, 4_000_123, 0, 868_300_000, 9)
+    token = source.send_downlink(eui, txpk(window, b"\x60\x01\x02", 14), verdicts.append)
+    assert token is not None
+    resp = gw.recv()
+    assert resp[0] == 2 and int.from_bytes(resp[1:3], "big") == token and resp[3] == 0x03
+    sent = json.loads(resp[4:])["txpk"]
+    assert sent["tmst"] == 4_000_123 and sent["freq"] == 868.3 and sent["datr"] == "SF9BW125" and sent["ipol"]
+    assert base64.b64decode(sent["data"]) == b"\x60\x01\x02" and sent["size"] == 3 and not sent["imme"]
+    ack = json.dumps({"txpk_ack": {"error": "TOO_LATE"}}).encode()
+    gw.send(b"\x02" + token.to_bytes(2, "big") + b"\x05" + bytes.fromhex(eui) + ack)
+    deadline = time.monotonic() + 2
+    while not verdicts and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert verdicts == ["TOO_LATE"]
+    assert intake.counts()["udp_tx_error_too_late"] == 1 and intake.counts()["udp_tx_ack"] == 1

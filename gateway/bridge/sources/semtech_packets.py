@@ -81,6 +81,11 @@ def pull_ack(token: int, version: int = 2) -> bytes:
     return _header(version, token, _ID_PULL_ACK)
 
 
+def pull_resp(token: int, version: int, txpk: dict[str, object]) -> bytes:
+    """PULL_RESP (5.4): a txpk for the gateway to send, to the address of its last PULL_DATA."""
+    return _header(version, token, _ID_PULL_RESP) + json.dumps({"txpk": txpk}, separators=(",", ":")).encode()
+
+
 def _header(version: int, token: int, identifier: int) -> bytes:
     return bytes((version,)) + token.to_bytes(2, "big") + bytes((identifier,))
 

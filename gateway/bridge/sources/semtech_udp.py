@@ -4,17 +4,20 @@ One socket, one thread. Datagrams are parsed by semtech_packets; good rxpk
 items become UplinkFrames submitted to the pipeline, and the PUSH_ACK goes out
 only from the pipeline's on_done, once the frames are committed, so an
 acknowledged datagram is a stored one. PULL_DATA is answered at once and its
-sender remembered: that address is the only way back to a gateway behind NAT,
-for downlinks later. See docs/semtech-udp.md.
+sender remembered: that address is the only way back to a gateway behind NAT.
+send_downlink() sends a txpk there in a PULL_RESP and hands the TX_ACK's
+verdict to its caller (gateway/network/). See docs/semtech-udp.md.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import socket
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +33,7 @@ from gateway.bridge.sources.semtech_packets import (
     TxAck,
     parse_datagram,
     pull_ack,
+    pull_resp,
     push_ack,
 )
 
@@ -66,6 +70,8 @@ class SemtechUdpSource:
         self._routes: OrderedDict[str, GatewayRoute] = OrderedDict()
         # Anyone can send us datagrams: their warnings are limited per event, so a flood is a count, not a log.
         self._warnings = LogLimit(log)
+        # PULL_RESPs waiting for their TX_ACK, by token: the callback hears the gateway's verdict (None: sent).
+        self._tx_pending: OrderedDict[int, Callable[[str | None], None]] = OrderedDict()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -146,9 +152,34 @@ class SemtechUdpSource:
             self._remember(packet, addr)
             self._send(pull_ack(packet.token, packet.version), addr, "pull_ack", packet.token)
         elif isinstance(packet, TxAck):
-            # We send no PULL_RESP yet, so there is no downlink to match it to.
             intake.count("udp_tx_ack")
-            log.debug("tx_ack gateway=%s token=%d error=%s", packet.gateway, packet.token, packet.error)
+            if packet.error is not None:
+                intake.count("udp_tx_error_" + "".join(c if c.isalnum() else "_" for c in packet.error.lower()))
+                log.info("tx_refused gateway=%s token=%d error=%s", packet.gateway, packet.token, packet.error)
+            with self._lock:
+                done = self._tx_pending.pop(packet.token, None)
+            if done is not None:
+                done(packet.error)
+
+    def send_downlink(
+        self, gateway: str, txpk: dict[str, object], done: Callable[[str | None], None] | None = None
+    ) -> int | None:
+        """Send a txpk to a gateway in a PULL_RESP; its token, or None when the gateway sent no PULL_DATA yet.
+
+        done(error) runs on the source's thread when the TX_ACK comes (error None: accepted; a version 1
+        forwarder sends none).
+        """
+        with self._lock:
+            route = self._routes.get(gateway)
+            if route is None:
+                return None
+            token = secrets.randbelow(0x10000)
+            if done is not None:
+                self._tx_pending[token] = done
+                while len(self._tx_pending) > MAX_ROUTES:
+                    self._tx_pending.popitem(last=False)
+        self._send(pull_resp(token, route.version, txpk), route.address, "pull_resp", token)
+        return token
 
     def _push(self, intake: Intake, packet: PushData, addr: tuple[Any, ...]) -> None:
         received_at = UplinkFrame.now()
@@ -187,7 +218,7 @@ class SemtechUdpSource:
             )  # fmt: skip
 
     def _send(self, data: bytes, addr: tuple[Any, ...], what: str, token: int) -> None:
-        """Send an ACK; from the loop (PULL_ACK) or from the pipeline's thread (PUSH_ACK)."""
+        """Send a datagram: an ACK from the loop (PULL_ACK) or the pipeline's thread (PUSH_ACK), or a PULL_RESP."""
         with self._lock:
             sock = self._sock
             if sock is None:
