@@ -82,6 +82,13 @@ class Pipeline:
         self.given_up = 0  # frames the store refused while stopping: not stored, not acknowledged
         self.on_fatal = on_fatal
         self.health = health
+        # Told every committed batch and its outcomes, on this thread: the network answers from it
+        # (gateway/network/service.py). Whatever it raises is logged; it never costs the batch.
+        self.on_batch: Callable[[Sequence[UplinkFrame], Sequence[str]], None] | None = None
+
+    def registry_changed(self) -> None:
+        """Call on the pipeline's thread (from on_batch): a session the registry just got is used at once."""
+        self.stages.registry_changed()
 
     # -------------------------------------------------------------- Intake
 
@@ -241,6 +248,11 @@ class Pipeline:
         self.stages.committed()
         if self.on_commit is not None and uplink.ACCEPTED in outcomes:
             self.on_commit()
+        if self.on_batch is not None:
+            try:
+                self.on_batch(frames, outcomes)
+            except Exception:  # a downlink is worth less than the bridge
+                log.exception("on_batch_failed frames=%d", len(frames))
         return outcomes
 
     def count_all(self, counts: dict[str, int]) -> None:

@@ -94,6 +94,10 @@ class Stages:
             )
         return "rejected_" + reason
 
+    def registry_changed(self) -> None:
+        """A node was added or joined while running: the next lookup reads the registry again, at once."""
+        self._nodes_loaded = float("-inf")
+
     def _reload_nodes(self, force: bool = False) -> None:
         now = datetime.now().timestamp()
         if not force and now - self._nodes_loaded < _NODE_RELOAD_S:

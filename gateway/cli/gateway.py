@@ -27,6 +27,12 @@ def add_gateway_args(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     run = sub.add_parser("run", help="receive, check, store and forward frames until SIGINT or SIGTERM")
     add_arguments(run)
+    run.add_argument(
+        "--network",
+        action="store_true",
+        help="also answer the nodes through Semtech UDP gateways: OTAA joins, commands, LinkCheck, DeviceTime"
+        " (docs/network.md)",
+    )
     status = sub.add_parser("status", help="counters, rejections by reason, delivery and backlog per sink")
     status.add_argument("--db", required=True, type=Path, help="the bridge's SQLite database")
     status.add_argument("--json", action="store_true", help="print one JSON object")
@@ -97,6 +103,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         bridge = Bridge.build(cfg)
         bridge.services = _beside_the_bridge(cfg, bridge)
+        if args.network:
+            bridge.services.append(_network(cfg, bridge))
     except ValueError as err:  # a bad MQTT or webhook URL, an alert config that does not parse
         raise CliError(str(err)) from None
     try:
@@ -112,6 +120,19 @@ def _run(args: argparse.Namespace) -> int:
             raise CliError(f"--serial: {port_error(cfg.serial, err)}") from None
         raise CliError(f"{err}: check --udp (an address of this machine, a port no other program holds)") from None
     return 0
+
+
+def _network(cfg: BridgeConfig, bridge: Bridge) -> Service:
+    """The network service, told every batch the pipeline commits (gateway/network/service.py)."""
+    from gateway.bridge.sources.semtech_udp import SemtechUdpSource
+    from gateway.network.service import NetworkService
+
+    semtech = next((s for s in bridge.sources if isinstance(s, SemtechUdpSource)), None)
+    if semtech is None:
+        log.warning("network_without_udp downlinks go through Semtech UDP gateways only: give --udp")
+    service = NetworkService(cfg.db, semtech, bridge.pipeline.count, registry_changed=bridge.pipeline.registry_changed)
+    bridge.pipeline.on_batch = service.on_batch
+    return service
 
 
 def _beside_the_bridge(cfg: BridgeConfig, bridge: Bridge) -> list[Service]:

@@ -1,0 +1,145 @@
+"""The network beside the running bridge: it answers what the pipeline has just stored, through Semtech UDP.
+
+`akker gateway run --network` hands every committed batch to on_batch(),
+on the pipeline's thread: a JoinRequest gets a JoinAccept (join_server.py) in
+RX1 five seconds after it, else RX2; an accepted data uplink gets its downlink
+(downlinks.py), if it has one, in the node's RX1, else RX2 (windows.py). A
+gateway that refuses RX1 in its TX_ACK (too late, too early, a collision) is
+asked again for RX2 while that is still ahead. Only gateways on Semtech UDP
+can send yet: a frame heard only by the gateway board is counted
+(`network_no_downlink_path`) and not answered. Nothing here may stop the
+bridge: a failure costs the downlink, is logged and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from gateway.bridge import uplink
+from gateway.bridge.frame import UplinkFrame
+from gateway.bridge.registry import Registry, open_db
+from gateway.bridge.sources.semtech_udp import SemtechUdpSource
+from payload_codec.lorawan import parse_frame
+
+from .downlinks import DownlinkBuilder, Uplink
+from .join_server import JoinRefused, JoinServer, JoinSettings
+from .semtech_txpk import RETRY_IN_RX2, txpk
+from .windows import GatewayDuty, RxSettings, Window, choose, windows
+
+log = logging.getLogger("akker.network")
+
+JOIN_ACCEPT_DELAY_S = 5  # JOIN_ACCEPT_DELAY1; RX2 a second later (TS001-1.0.4, RP002 EU868)
+
+
+class NetworkService:
+    def __init__(
+        self,
+        db_path: Path,
+        semtech: SemtechUdpSource | None,
+        count: Callable[[str], None],
+        settings: JoinSettings | None = None,
+        clock_ms: Callable[[], int] | None = None,
+        registry_changed: Callable[[], None] | None = None,
+    ) -> None:
+        self.db_path = db_path
+        self.semtech = semtech
+        self.count = count
+        self.settings = settings or JoinSettings()
+        self.duty = GatewayDuty()
+        self._clock_ms = clock_ms
+        self._registry_changed = registry_changed  # the pipeline must open the new session's frames at once
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # the pipeline's thread answers; a TX_ACK's retry comes from the UDP thread
+
+    def start(self) -> None:
+        pass  # the database is opened on the pipeline's thread, where on_batch runs
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def on_batch(self, frames: Sequence[UplinkFrame], outcomes: Sequence[str]) -> None:
+        for frame, outcome in zip(frames, outcomes, strict=True):
+            try:
+                if frame.phy[:1] == b"\x00":
+                    self._join(frame)
+                elif outcome == uplink.ACCEPTED:
+                    self._answer(frame)
+            except (sqlite3.Error, OSError, ValueError) as err:
+                self.count("network_errors")
+                log.warning("downlink_failed detail=%r", str(err))
+
+    # -------------------------------------------------------------- answers
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = open_db(self.db_path, check_same_thread=False)
+        return self._db
+
+    def _now_ms(self) -> int:
+        return self._clock_ms() if self._clock_ms is not None else int(time.time() * 1000)
+
+    def _join(self, frame: UplinkFrame) -> None:
+        with self._lock:
+            try:
+                joined = JoinServer(Registry(self._connect()), self.settings).answer(frame.phy)
+            except JoinRefused as err:
+                self.count(f"join_refused_{err.reason}")
+                log.info("join_refused reason=%s detail=%r", err.reason, str(err))
+                return
+        self.count("joins")
+        if self._registry_changed is not None:
+            self._registry_changed()
+        log.info("joined node=%s dev_addr=%08x", joined.node, joined.dev_addr)
+        # The JoinAccept goes on the request's channel and data rate (RX1), or at 869.525 MHz SF12 (RX2).
+        rx = RxSettings(rx_delay_s=JOIN_ACCEPT_DELAY_S)
+        self._send(frame, joined.accept, rx)
+
+    def _answer(self, frame: UplinkFrame) -> None:
+        info = parse_frame(frame.phy)
+        with self._lock:
+            db = self._connect()
+            session = Registry(db).by_dev_addr(info["dev_addr"])
+            if session is None:
+                return
+            mac = info["fopts"]
+            up = Uplink(session.name, info["mtype"] == "confirmed_up", mac, [frame.rx], frame.received_at)
+            down = DownlinkBuilder(db).build(up, frame.received_at)
+        if down is None:
+            return
+        self.count("downlinks")
+        rx = RxSettings(rx_delay_s=self.settings.rx_delay_s, rx1_dr_offset=self.settings.rx1_dr_offset,
+                        rx2_dr=self.settings.rx2_data_rate)  # fmt: skip
+        self._send(frame, down.phy, rx)
+
+    def _send(self, frame: UplinkFrame, phy: bytes, rx: RxSettings) -> None:
+        if self.semtech is None or frame.source != "udp":
+            self.count("network_no_downlink_path")
+            return
+        # The bridge's reception time stands for the end of the uplink on its clock; the gateway's counter,
+        # which the txpk uses, is exact.
+        candidates = windows([frame.rx], int(frame.received_at.timestamp() * 1000), rx)
+        self._try(candidates, phy)
+
+    def _try(self, candidates: list[Window], phy: bytes) -> None:
+        w = choose(candidates, self.duty, self._now_ms(), len(phy))
+        if w is None:
+            self.count("downlink_no_window")
+            return
+        later = [c for c in candidates if c.due_ms > w.due_ms]
+
+        def verdict(error: str | None) -> None:
+            if error in RETRY_IN_RX2 and later:
+                self.count("downlink_rx2_retry")
+                self._try(later, phy)
+
+        assert self.semtech is not None
+        if self.semtech.send_downlink(w.gateway, txpk(w, phy), verdict) is None:
+            self.count("network_no_downlink_path")

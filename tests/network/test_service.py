@@ -1,0 +1,90 @@
+"""The network beside the bridge (gateway/network/service.py): a forwarder's join and uplink answered in PULL_RESPs.
+
+The real pipeline and Semtech UDP source on loopback; a UDP socket plays the packet forwarder.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.bridge.pipeline import Pipeline
+from gateway.bridge.registry import Registry, open_db
+from gateway.bridge.sources.semtech_udp import SemtechUdpSource
+from gateway.network.commands import CommandQueue
+from gateway.network.service import NetworkService
+from gateway.sim.nodes import APP_KEY, DEV_EUI, JOIN_EUI
+from payload_codec import encode_uplink
+from payload_codec.lorawan import build_uplink, open_downlink
+from payload_codec.lorawan_join import build_join_request, open_join_accept
+from tests.bridge.semtech_kit import pull, push, rxpk
+
+
+class Forwarder:
+    def __init__(self, server: tuple[str, int]) -> None:
+        self.server = server
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(3.0)
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendto(data, self.server)
+
+    def recv_kind(self, identifier: int) -> bytes:
+        """The next datagram with this identifier (ACKs of other kinds are skipped)."""
+        while True:
+            data, _ = self.sock.recvfrom(65535)
+            if data[3] == identifier:
+                return data
+
+
+@pytest.fixture
+def bridge(tmp_path: Path) -> Iterator[tuple[Forwarder, Path]]:
+    db = tmp_path / "farm.db"
+    Registry(open_db(db)).add_otaa("east-1", DEV_EUI, JOIN_EUI, APP_KEY, "sim")
+    pipeline = Pipeline(db, [])
+    source = SemtechUdpSource("127.0.0.1", 0)
+    service = NetworkService(db, source, pipeline.count, registry_changed=pipeline.registry_changed)
+    pipeline.on_batch = service.on_batch
+    pipeline.start()
+    source.start(pipeline)
+    forwarder = Forwarder(source.address)
+    try:
+        forwarder.send(pull(0x0001))
+        forwarder.recv_kind(0x04)  # PULL_ACK: the bridge now knows the way back to this gateway
+        yield forwarder, db
+    finally:
+        forwarder.sock.close()
+        source.stop()
+        pipeline.stop()
+        service.stop()
+
+
+def test_a_join_and_a_command_are_answered_in_rx1_on_the_gateways_counter(bridge: tuple[Forwarder, Path]) -> None:
+    forwarder, db = bridge
+    request = build_join_request(JOIN_EUI, DEV_EUI, 3, APP_KEY)
+    forwarder.send(push({"rxpk": [rxpk(request, tmst=1_000_000)]}, token=0x0101))
+    resp = forwarder.recv_kind(0x03)
+    txpk = json.loads(resp[4:])["txpk"]
+    assert txpk["tmst"] == 6_000_000 and txpk["ipol"] and txpk["freq"] == 868.1 and txpk["datr"] == "SF9BW125"
+    accept = open_join_accept(base64.b64decode(txpk["data"]), APP_KEY, 3)
+    session = Registry(open_db(db)).by_name("east-1")
+    assert session is not None and session.dev_addr == accept["dev_addr"] and session.nwk_skey == accept["nwk_skey"]
+
+    CommandQueue(open_db(db)).add("east-1", {"cmd": "set_interval", "seconds": 600})
+    fport, report = encode_uplink({"type": "report", "samples": [{"age_s": 0, "battery_v": 3.9}]})
+    up = build_uplink(accept["dev_addr"], 0, fport, report, accept["nwk_skey"], accept["app_skey"], adr=True)
+    forwarder.send(push({"rxpk": [rxpk(up, tmst=4_294_000_000)]}, token=0x0102))
+    txpk = json.loads(forwarder.recv_kind(0x03)[4:])["txpk"]
+    # RX1 would be on 868.1 MHz, whose 1 % sub-band the JoinAccept has just used: RX2, two seconds on (across
+    # the counter's wrap), at 869.525 MHz SF12.
+    assert txpk["tmst"] == (4_294_000_000 + 2_000_000) % 2**32 and txpk["freq"] == 869.525
+    assert txpk["datr"] == "SF12BW125"
+    fcnt, port, payload = open_downlink(base64.b64decode(txpk["data"]), accept["nwk_skey"], accept["app_skey"])
+    assert (fcnt, port, payload) == (0, 20, (600).to_bytes(3, "big"))
+    assert CommandQueue(open_db(db)).for_node("east-1")[0].state == "sent"
