@@ -12,6 +12,7 @@ from gateway import secrets_io
 from gateway.bridge import store_faults
 from gateway.bridge.registry import MAC_VERSIONS, Registry, RegistryError, open_db
 from gateway.farm import queries
+from gateway.network.adr import Adr
 from gateway.network.commands import CommandError, CommandQueue
 
 from .errors import CliError
@@ -191,7 +192,10 @@ def _list(args: argparse.Namespace) -> int:
     db = open_db(args.db)
     rows = node_rows(Registry(db), queries.last_seen(db), args.show_keys)
     queue = CommandQueue(db)
+    adr = Adr(db)
     for row in rows:
+        in_force, _asked = adr.state(str(row["name"]))
+        row["adr"] = None if in_force is None else {**in_force.__dict__, "margin_db": adr.margin_db}
         row["commands"] = [
             {"id": c.id, "command": json.loads(c.command), "confirmed": c.confirmed, "state": c.state,
              "updated_at": c.updated_at}

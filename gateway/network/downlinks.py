@@ -4,7 +4,8 @@ TS001-1.0.4 4 and 5. One downlink per uplink at most, carrying together:
 the ACK of a confirmed uplink, the answers to the node's MAC requests in FOpts
 (LinkCheckAns: the best gateway's SNR above the data rate's demodulation
 floor, and how many gateways heard it; DeviceTimeAns: GPS time at the end of
-the uplink), and the oldest queued command from the farm office on its FPort,
+the uplink), a LinkADRReq when ADR says so (adr.py; an ADRACKReq alone also
+gets a downlink), and the oldest queued command from the farm office on its FPort,
 with FPending set when more are queued. A node gets at most `daily_limit`
 downlinks in 24 hours (default 10, The Things Network's fair-use figure),
 ACKs included. FCntDown is kept per session, and the downlink is logged and
@@ -24,11 +25,10 @@ from gateway.bridge.registry import Registry
 from payload_codec.lorawan import build_downlink
 from payload_codec.mac_commands import build, parse
 
+from .adr import DEMOD_FLOOR_DB, Adr
 from .commands import CommandQueue
 
 DAILY_LIMIT = 10
-# The SNR below which each SF cannot be demodulated (dB; SF7..SF12), as TTN's and ChirpStack's ADR use it.
-DEMOD_FLOOR_DB = {7: -7.5, 8: -10.0, 9: -12.5, 10: -15.0, 11: -17.5, 12: -20.0}
 GPS_EPOCH_UNIX = 315_964_800  # 1980-01-06T00:00:00Z
 GPS_LEAP_S = 18  # GPS runs ahead of UTC by the leap seconds since 1980 (18 since 2017)
 
@@ -57,6 +57,8 @@ class Uplink:
     mac: bytes  # the node's MAC commands (FOpts, or an FPort 0 payload)
     receptions: Sequence[Reception]
     ended_at: datetime  # the end of the uplink, UTC
+    adr: bool = False  # the uplink's ADR bit: the network may set its data rate, power and NbTrans
+    adr_ack_req: bool = False  # the node has heard nothing for 64 uplinks: any downlink will do
 
 
 @dataclass(frozen=True)
@@ -75,13 +77,18 @@ def gps_time(t: datetime) -> tuple[int, int]:
     return int(gps), int((gps - int(gps)) * 256)
 
 
+def node_mac(up: Uplink) -> list[tuple[int, dict[str, object]]]:
+    """The node's MAC commands in the uplink; none when they do not parse."""
+    try:
+        return parse(up.mac, True)
+    except ValueError:
+        return []
+
+
 def mac_answers(up: Uplink) -> list[tuple[str, dict[str, object]]]:
     """Answers to the node's LinkCheckReq and DeviceTimeReq (the other uplink commands answer the network)."""
     out: list[tuple[str, dict[str, object]]] = []
-    try:
-        requests = parse(up.mac, True)
-    except ValueError:
-        return out
+    requests = node_mac(up)
     best = max(up.receptions, key=lambda r: r.snr_db) if up.receptions else None
     for cid, _fields in requests:
         if cid == 0x02 and best is not None:
@@ -113,8 +120,13 @@ class DownlinkBuilder:
         if session is None:
             return None
         answers = mac_answers(up)
+        adr = Adr(self.db)
+        for cid, fields in node_mac(up):
+            if cid == 0x03:  # LinkADRAns: what was asked is in force only when all three are acknowledged
+                adr.answered(up.node, all(fields.values()))
+        adr_req = adr.request(up.node, 12 - up.receptions[0].sf) if up.adr and up.receptions else b""
         command = self.commands.next_queued(up.node)
-        if not (up.confirmed or answers or command):
+        if not (up.confirmed or answers or command or adr_req or up.adr_ack_req):
             return None
         if self.sent_today(up.node, now) >= self.daily_limit:
             return None
@@ -147,6 +159,6 @@ class DownlinkBuilder:
             confirmed=bool(command and command.confirmed),
             ack=up.confirmed,
             fpending=more,
-            fopts=build(answers, False) if answers else b"",
+            fopts=(build(answers, False) if answers else b"") + adr_req,
         )
         return Downlink(up.node, phy, fcnt, command.id if command else None, more)

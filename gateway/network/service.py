@@ -110,7 +110,9 @@ class NetworkService:
             if session is None:
                 return
             mac = info["fopts"]
-            up = Uplink(session.name, info["mtype"] == "confirmed_up", mac, [frame.rx], frame.received_at)
+            fctrl = int(info["fctrl"])
+            up = Uplink(session.name, info["mtype"] == "confirmed_up", mac, [frame.rx], frame.received_at,
+                        adr=bool(fctrl & 0x80), adr_ack_req=bool(fctrl & 0x40))  # fmt: skip
             down = DownlinkBuilder(db).build(up, frame.received_at)
         if down is None:
             return
