@@ -5,7 +5,8 @@ the ACK of a confirmed uplink, the answers to the node's MAC requests in FOpts
 (LinkCheckAns: the best gateway's SNR above the data rate's demodulation
 floor, and how many gateways heard it; DeviceTimeAns: GPS time at the end of
 the uplink), a LinkADRReq when ADR says so (adr.py; an ADRACKReq alone also
-gets a downlink), and the oldest queued command from the farm office on its FPort,
+gets a downlink), a DevStatusReq once a day (the answer is kept: dev_status()),
+and the oldest queued command from the farm office on its FPort,
 with FPending set when more are queued. A node gets at most `daily_limit`
 downlinks in 24 hours (default 10, The Things Network's fair-use figure),
 ACKs included. FCntDown is kept per session, and the downlink is logged and
@@ -45,7 +46,15 @@ CREATE TABLE IF NOT EXISTS downlinks_sent (
     command_id INTEGER
 );
 CREATE INDEX IF NOT EXISTS downlinks_sent_node ON downlinks_sent (node, sent_at);
+CREATE TABLE IF NOT EXISTS dev_status (
+    node TEXT PRIMARY KEY,
+    asked_at TEXT,
+    answered_at TEXT,
+    battery INTEGER,
+    snr_db INTEGER
+);
 """
+DEV_STATUS_EVERY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,35 @@ class DownlinkBuilder:
         row = self.db.execute("SELECT COUNT(*) FROM downlinks_sent WHERE node = ? AND sent_at > ?", (node, since))
         return int(row.fetchone()[0])
 
+    def _dev_status_due(self, node: str, now: datetime) -> bool:
+        """DevStatusReq once a day (TS001-1.0.4 5.5): the node's battery and link margin, for the farm office."""
+        row = self.db.execute("SELECT asked_at FROM dev_status WHERE node = ?", (node,)).fetchone()
+        if row is None or row[0] is None:
+            # A node first seen now is asked a day from now: its first uplink need not cost a downlink.
+            with self.db:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO dev_status (node, asked_at) VALUES (?, ?)",
+                    (node, now.astimezone(timezone.utc).isoformat()),
+                )
+            return False
+        return now - datetime.fromisoformat(str(row[0])) >= DEV_STATUS_EVERY
+
+    def _note_dev_status(self, up: Uplink, now: datetime) -> None:
+        for cid, fields in node_mac(up):
+            if cid == 0x06:  # DevStatusAns: battery 0 external, 1..254 level, 255 unknown; SNR of our request
+                with self.db:
+                    self.db.execute(
+                        "UPDATE dev_status SET answered_at = ?, battery = ?, snr_db = ? WHERE node = ?",
+                        (now.astimezone(timezone.utc).isoformat(), fields["battery"], fields["snr_db"], up.node),
+                    )
+
+    def dev_status(self, node: str) -> dict[str, object] | None:
+        """The node's last DevStatusAns: {"battery", "snr_db", "answered_at"}, or None."""
+        row = self.db.execute("SELECT battery, snr_db, answered_at FROM dev_status WHERE node = ?", (node,)).fetchone()
+        if row is None or row[2] is None:
+            return None
+        return {"battery": row[0], "snr_db": row[1], "answered_at": row[2]}
+
     def build(self, up: Uplink, now: datetime | None = None) -> Downlink | None:
         """The downlink answering `up`, counted and stored; None when there is nothing to send or no budget."""
         now = now or datetime.now(timezone.utc)
@@ -125,8 +163,10 @@ class DownlinkBuilder:
             if cid == 0x03:  # LinkADRAns: what was asked is in force only when all three are acknowledged
                 adr.answered(up.node, all(fields.values()))
         adr_req = adr.request(up.node, 12 - up.receptions[0].sf) if up.adr and up.receptions else b""
+        self._note_dev_status(up, now)
+        status_req = b"\x06" if self._dev_status_due(up.node, now) else b""
         command = self.commands.next_queued(up.node)
-        if not (up.confirmed or answers or command or adr_req or up.adr_ack_req):
+        if not (up.confirmed or answers or command or adr_req or up.adr_ack_req or status_req):
             return None
         if self.sent_today(up.node, now) >= self.daily_limit:
             return None
@@ -143,6 +183,12 @@ class DownlinkBuilder:
                 "INSERT INTO downlinks_sent (node, sent_at, fcnt_down, command_id) VALUES (?, ?, ?, ?)",
                 (up.node, now.astimezone(timezone.utc).isoformat(), fcnt, command.id if command else None),
             )
+            if status_req:
+                self.db.execute(
+                    "INSERT INTO dev_status (node, asked_at) VALUES (?, ?)"
+                    " ON CONFLICT (node) DO UPDATE SET asked_at = excluded.asked_at",
+                    (up.node, now.astimezone(timezone.utc).isoformat()),
+                )
             if command is not None:
                 self.db.execute(
                     "UPDATE commands SET state = 'sent', updated_at = ? WHERE id = ?",
@@ -159,6 +205,6 @@ class DownlinkBuilder:
             confirmed=bool(command and command.confirmed),
             ack=up.confirmed,
             fpending=more,
-            fopts=(build(answers, False) if answers else b"") + adr_req,
+            fopts=(build(answers, False) if answers else b"") + adr_req + status_req,
         )
         return Downlink(up.node, phy, fcnt, command.id if command else None, more)

@@ -134,3 +134,17 @@ def test_the_node_joins_gets_its_command_and_its_clock_through_the_network_code(
     log = "".join(p.read_text() for p in flash.glob("log.*"))
     assert "command 1 applied: set_interval" in log and "clock offset to GPS time" in log
     assert queue.get(command.id).state == "applied"  # type: ignore[union-attr]  # seen in the status
+
+
+def test_dev_status_is_asked_once_a_day_and_its_answer_kept(builder: DownlinkBuilder, peer: LoraPacketPeer) -> None:
+    assert builder.build(up(), now=T0) is None  # first seen: asked a day from now
+    down = builder.build(up(), now=T0 + timedelta(days=1, seconds=1))
+    assert down is not None
+    assert parse(bytes.fromhex(opened(peer, down.phy, 0)["fopts"]), False) == [(0x06, {})]
+    assert builder.build(up(), now=T0 + timedelta(days=1, minutes=15)) is None  # asked: not again today
+    builder.build(up(mac=bytes.fromhex("06c83d")), now=T0 + timedelta(days=1, minutes=30))
+    assert builder.dev_status("north-1") == {
+        "battery": 200,
+        "snr_db": -3,
+        "answered_at": (T0 + timedelta(days=1, minutes=30)).isoformat(),
+    }
