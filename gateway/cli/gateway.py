@@ -132,6 +132,13 @@ def _network(cfg: BridgeConfig, bridge: Bridge) -> Service:
         log.warning("network_without_udp downlinks go through Semtech UDP gateways only: give --udp")
     service = NetworkService(cfg.db, semtech, bridge.pipeline.count, registry_changed=bridge.pipeline.registry_changed)
     bridge.pipeline.on_batch = service.on_batch
+    mqtt = bridge.sink("mqtt")
+    if mqtt is not None:  # commands from Home Assistant or Node-RED, and their states back
+        from gateway.network.mqtt_commands import MqttCommands
+
+        commands = MqttCommands(cfg.db, mqtt.subscribe, mqtt.publish_retained)  # type: ignore[attr-defined]
+        service.on_command_changed = commands.changed
+        bridge.services.append(commands)
     return service
 
 

@@ -22,10 +22,12 @@ from pathlib import Path
 
 from gateway.bridge import uplink
 from gateway.bridge.frame import UplinkFrame
-from gateway.bridge.registry import Registry, open_db
+from gateway.bridge.registry import Node, Registry, open_db
 from gateway.bridge.sources.semtech_udp import SemtechUdpSource
-from payload_codec.lorawan import parse_frame
+from payload_codec import decode_uplink
+from payload_codec.lorawan import open_uplink, parse_frame
 
+from .commands import Command, CommandQueue
 from .downlinks import DownlinkBuilder, Uplink
 from .join_server import JoinRefused, JoinServer, JoinSettings
 from .semtech_txpk import RETRY_IN_RX2, txpk
@@ -53,6 +55,7 @@ class NetworkService:
         self.duty = GatewayDuty()
         self._clock_ms = clock_ms
         self._registry_changed = registry_changed  # the pipeline must open the new session's frames at once
+        self.on_command_changed: Callable[[Command], None] | None = None  # MQTT publishes each new state
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()  # the pipeline's thread answers; a TX_ACK's retry comes from the UDP thread
 
@@ -113,13 +116,29 @@ class NetworkService:
             fctrl = int(info["fctrl"])
             up = Uplink(session.name, info["mtype"] == "confirmed_up", mac, [frame.rx], frame.received_at,
                         adr=bool(fctrl & 0x80), adr_ack_req=bool(fctrl & 0x40))  # fmt: skip
+            queue = CommandQueue(db)
+            changed = [self._status_applied(queue, session, frame)]
             down = DownlinkBuilder(db).build(up, frame.received_at)
+            if down is not None and down.command_id is not None:
+                changed.append(down.command_id)
+            commands = [queue.get(c) for c in changed if c is not None]
+        for command in commands:
+            if command is not None and self.on_command_changed is not None:
+                self.on_command_changed(command)
         if down is None:
             return
         self.count("downlinks")
         rx = RxSettings(rx_delay_s=self.settings.rx_delay_s, rx1_dr_offset=self.settings.rx1_dr_offset,
                         rx2_dr=self.settings.rx2_data_rate)  # fmt: skip
         self._send(frame, down.phy, rx)
+
+    @staticmethod
+    def _status_applied(queue: CommandQueue, session: Node, frame: UplinkFrame) -> int | None:
+        """A status message confirms the command it names as applied (docs/payload-format.md, status)."""
+        _fcnt, fport, plain = open_uplink(frame.phy, session.nwk_skey, session.app_skey)
+        if fport != 2:
+            return None
+        return queue.note_status(session.name, decode_uplink(2, plain))
 
     def _send(self, frame: UplinkFrame, phy: bytes, rx: RxSettings) -> None:
         if self.semtech is None or frame.source != "udp":

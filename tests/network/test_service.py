@@ -44,20 +44,22 @@ class Forwarder:
 
 
 @pytest.fixture
-def bridge(tmp_path: Path) -> Iterator[tuple[Forwarder, Path]]:
+def bridge(tmp_path: Path) -> Iterator[tuple[Forwarder, Path, list[str]]]:
     db = tmp_path / "farm.db"
     Registry(open_db(db)).add_otaa("east-1", DEV_EUI, JOIN_EUI, APP_KEY, "sim")
     pipeline = Pipeline(db, [])
     source = SemtechUdpSource("127.0.0.1", 0)
     service = NetworkService(db, source, pipeline.count, registry_changed=pipeline.registry_changed)
     pipeline.on_batch = service.on_batch
+    changes: list[str] = []
+    service.on_command_changed = lambda c: changes.append(f"{c.id}:{c.state}")
     pipeline.start()
     source.start(pipeline)
     forwarder = Forwarder(source.address)
     try:
         forwarder.send(pull(0x0001))
         forwarder.recv_kind(0x04)  # PULL_ACK: the bridge now knows the way back to this gateway
-        yield forwarder, db
+        yield forwarder, db, changes
     finally:
         forwarder.sock.close()
         source.stop()
@@ -65,8 +67,8 @@ def bridge(tmp_path: Path) -> Iterator[tuple[Forwarder, Path]]:
         service.stop()
 
 
-def test_a_join_and_a_command_are_answered_in_rx1_on_the_gateways_counter(bridge: tuple[Forwarder, Path]) -> None:
-    forwarder, db = bridge
+def test_a_join_and_a_command_are_answered_on_the_gateways_counter(bridge: tuple[Forwarder, Path, list[str]]) -> None:
+    forwarder, db, changes = bridge
     request = build_join_request(JOIN_EUI, DEV_EUI, 3, APP_KEY)
     forwarder.send(push({"rxpk": [rxpk(request, tmst=1_000_000)]}, token=0x0101))
     resp = forwarder.recv_kind(0x03)
@@ -88,3 +90,4 @@ def test_a_join_and_a_command_are_answered_in_rx1_on_the_gateways_counter(bridge
     fcnt, port, payload = open_downlink(base64.b64decode(txpk["data"]), accept["nwk_skey"], accept["app_skey"])
     assert (fcnt, port, payload) == (0, 20, (600).to_bytes(3, "big"))
     assert CommandQueue(open_db(db)).for_node("east-1")[0].state == "sent"
+    assert changes == ["1:sent"]  # told to MQTT, where there is one

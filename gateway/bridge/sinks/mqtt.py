@@ -100,6 +100,7 @@ class MqttSink:
         self.ha_discovery = ha_discovery
         self.version = version
         self.on_ready: Callable[[], None] | None = None
+        self._handlers: dict[str, Callable[[str, bytes], None]] = {}  # topic filter -> handler (subscribe())
         self._announced: set[str] = set()
         self._connected = threading.Event()
         self._closing = False
@@ -135,6 +136,8 @@ class MqttSink:
         client.publish(status_topic(self.gateway_id), self._status("online"), qos=1, retain=True)
         if self.ha_discovery:
             client.subscribe("homeassistant/status", qos=1)
+        for pattern in list(self._handlers):  # again on every connection: a clean session forgets them
+            client.subscribe(pattern, qos=1)
         self._connected.set()
         if self.on_ready is not None:
             self.on_ready()
@@ -149,6 +152,15 @@ class MqttSink:
         if message.topic == "homeassistant/status" and message.payload == b"online":
             with self._lock:
                 self._announced.clear()  # Home Assistant restarted: announce every node again
+        for pattern, handler in list(self._handlers.items()):
+            if paho.topic_matches_sub(pattern, message.topic):
+                handler(message.topic, message.payload)
+
+    def subscribe(self, pattern: str, handler: Callable[[str, bytes], None]) -> None:
+        """handler(topic, payload) for every message on pattern, on paho's thread (gateway/network/ uses it)."""
+        self._handlers[pattern] = handler
+        if self._connected.is_set():
+            self.client.subscribe(pattern, qos=1)
 
     # ------------------------------------------------------------ Sink
 
