@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.bridge.frame import Reception, UplinkFrame
 from gateway.bridge.pipeline import Pipeline
 from gateway.bridge.registry import Registry, open_db
 from gateway.bridge.sources.semtech_udp import SemtechUdpSource
@@ -91,3 +92,38 @@ def test_a_join_and_a_command_are_answered_on_the_gateways_counter(bridge: tuple
     assert (fcnt, port, payload) == (0, 20, (600).to_bytes(3, "big"))
     assert CommandQueue(open_db(db)).for_node("east-1")[0].state == "sent"
     assert changes == ["1:sent"]  # told to MQTT, where there is one
+
+
+def test_a_join_storm_is_answered_in_order_within_the_duty_cycle_and_the_rest_counted(tmp_path: Path) -> None:
+    # Forty nodes of a field rejoin within a second after a power cut, through one gateway.
+    db = tmp_path / "storm.db"
+    registry = Registry(open_db(db))
+    keys = [bytes([i + 1]) * 16 for i in range(40)]
+    euis = [(0x70B3D57ED0001000 + i).to_bytes(8, "big") for i in range(40)]
+    for i in range(40):
+        registry.add_otaa(f"n{i}", euis[i], JOIN_EUI, keys[i])
+    counts: dict[str, int] = {}
+    sent: list[dict[str, object]] = []
+
+    class Gateway:
+        def send_downlink(self, gateway: str, txpk: dict[str, object], done: object = None) -> int:
+            sent.append(txpk)
+            return len(sent)
+
+    pipeline = Pipeline(db, [])
+    service = NetworkService(db, Gateway(), lambda n: counts.__setitem__(n, counts.get(n, 0) + 1))  # type: ignore[arg-type]
+    pipeline.on_batch = service.on_batch
+    now = UplinkFrame.now()
+    frames = [
+        UplinkFrame(build_join_request(JOIN_EUI, euis[i], 0, keys[i]),
+                    Reception("gw", -100.0, 5.0, 868_100_000, 9, 125, counter_us=1_000_000 + 50_000 * i), "udp", now)
+        for i in range(40)
+    ]  # fmt: skip
+    pipeline.process(frames)
+    assert counts["joins"] == 40  # every session is made and stored ...
+    answered = len(sent)
+    # ... but one gateway may send a JoinAccept in RX1 (1 % sub-band) and one in RX2 (10 %) before its duty
+    # cycle closes both: the rest are dropped and counted, never sent late.
+    assert answered == 2 and counts["downlink_no_window"] == 38
+    assert [t["tmst"] for t in sent] == [6_000_000, 7_050_000]  # the first in RX1, the second's RX2, in order
+    service.stop()
