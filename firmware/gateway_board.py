@@ -36,6 +36,8 @@ _LOG_MAX = const(200)  # bytes of a log line in one LOG frame
 _CODING_RATE = const(5)  # 4/5, as LoRaWAN uplinks
 _PREAMBLE = const(8)  # LoRaWAN preamble length, symbols
 _CTRL_C = const(3)
+_TX_LEAD_MS = const(30)  # a downlink leaves the receive loop this early, then the driver waits for its tick
+_TX_AHEAD_MS = const(10000)  # a TRANSMIT for later than this is refused: RX2 of a JoinAccept is 6 s away
 
 
 def modem_cfg(radio):
@@ -85,6 +87,7 @@ class Gateway:
         self._damaged_seen = 0
         self._poller = None
         self._wait = None
+        self._tx = None  # the downlink waiting for its tick: TRANSMIT's decoded body
 
     def run(self, radio):
         """Receive and forward until TO_REPL, Ctrl-C or an error; return why the loop ended."""
@@ -122,6 +125,11 @@ class Gateway:
     def _loop(self, wdt):
         while True:
             wdt.feed()
+            if (
+                self._tx is not None
+                and self.clock.ticks_diff(self._tx["at_ticks_ms"], self.clock.ticks_ms()) <= _TX_LEAD_MS
+            ):
+                self._transmit()
             rx = self.modem.poll_recv(self._rx_packet)
             heard = rx is not True and rx is not False
             if heard:
@@ -209,6 +217,8 @@ class Gateway:
             self._send(serial_link.PONG, serial_link.encode_pong(VERSION, self.board.id))
         elif ftype == serial_link.CONFIGURE:
             self._send(serial_link.ACK, serial_link.encode_ack(seq, self._configure(body)))
+        elif ftype == serial_link.TRANSMIT:
+            self._send(serial_link.ACK, serial_link.encode_ack(seq, self._queue_tx(body)))
         elif ftype == serial_link.TO_REPL:
             self._send(serial_link.ACK, serial_link.encode_ack(seq, True))
             return "TO_REPL"
@@ -216,6 +226,46 @@ class Gateway:
             self.log.write("gateway: command 0x%02x unknown, refused" % ftype)
             self._send(serial_link.ACK, serial_link.encode_ack(seq, False))
         return None
+
+    def _queue_tx(self, body):
+        """Keep a downlink for its tick; False when it cannot be sent (bad, too late, too far, one waiting)."""
+        try:
+            tx = serial_link.decode_transmit(body)
+            from .dutycycle import DutyCycle
+
+            DutyCycle().band(tx["freq_khz"])  # EU868 only
+            if tx["sf"] < 7 or tx["sf"] > 12 or tx["bw_khz"] not in (125, 250, 500):
+                raise ValueError("SF%d at %d kHz is not a LoRaWAN data rate" % (tx["sf"], tx["bw_khz"]))
+        except ValueError as err:
+            self.log.write("gateway: TRANSMIT refused: %s" % err)
+            return False
+        ahead = self.clock.ticks_diff(tx["at_ticks_ms"], self.clock.ticks_ms())
+        if ahead < _TX_LEAD_MS or ahead > _TX_AHEAD_MS or self._tx is not None:
+            self.log.write("gateway: TRANSMIT refused: due in %d ms, or another is waiting" % ahead)
+            return False
+        self._tx = tx
+        return True
+
+    def _transmit(self):
+        """Send the waiting downlink on its tick, IQ inverted, then listen again as before."""
+        tx = self._tx
+        self._tx = None
+        cfg = modem_cfg({"freq_khz": tx["freq_khz"], "sf": tx["sf"], "bw_khz": tx["bw_khz"],
+                         "tx_power_dbm": tx["tx_power_dbm"], "sync_word": self.radio["sync_word"]})  # fmt: skip
+        cfg["invert_iq_tx"] = True  # a downlink: nodes listen with inverted IQ
+        cfg["crc_en"] = False  # and LoRaWAN downlinks carry no payload CRC
+        self.modem.standby()
+        try:
+            self.modem.configure(cfg)
+            late = self.clock.ticks_diff(self.clock.ticks_ms(), tx["at_ticks_ms"])
+            if late > 0:
+                self.log.write("gateway: downlink %d ms late, not sent" % late)
+            else:
+                self.modem.send(tx["phy"], tx["at_ticks_ms"])
+                late = self.clock.ticks_diff(self.clock.ticks_ms(), tx["at_ticks_ms"])
+                self.log.write("gateway: downlink of %d bytes sent at its tick (%d ms on air)" % (len(tx["phy"]), late))
+        finally:
+            self._listen(self.radio)
 
     def _configure(self, body):
         """Listen with the settings in a CONFIGURE body; False (and the old settings) when they are invalid."""

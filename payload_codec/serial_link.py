@@ -28,9 +28,11 @@ LOG = const(0x04)  # a log line from the board
 PING = const(0x81)
 CONFIGURE = const(0x82)  # radio settings
 TO_REPL = const(0x83)  # leave the receive loop and return to the REPL
+TRANSMIT = const(0x84)  # send a downlink at a time on the board's clock
 
 _RX = ">IIBHhhB"  # ticks_ms, freq_khz, sf, bw_khz, rssi_dbm, snr in 0.01 dB, flags; then the PHYPayload
 _CONFIGURE = ">IBHBb"  # freq_khz, sf, bw_khz, sync_word, tx_power_dbm
+_TRANSMIT = ">IIBHb"  # at ticks_ms, freq_khz, sf, bw_khz, tx_power_dbm; then the PHYPayload
 _FLAG_CRC_ERROR = const(0x01)
 
 
@@ -204,6 +206,21 @@ def decode_configure(body):
         raise LinkError("CONFIGURE body of %d bytes, expected %d" % (len(body), struct.calcsize(_CONFIGURE)))
     freq, sf, bw, sync, power = struct.unpack(_CONFIGURE, body)
     return {"freq_khz": freq, "sf": sf, "bw_khz": bw, "sync_word": sync, "tx_power_dbm": power}
+
+
+def encode_transmit(at_ticks_ms, freq_khz, sf, bw_khz, tx_power_dbm, phy):
+    """A downlink to send with inverted IQ when the board's ticks_ms reaches at_ticks_ms (docs/serial-protocol.md)."""
+    if len(phy) > MAX_BODY - struct.calcsize(_TRANSMIT):
+        raise LinkError("a TRANSMIT carries at most %d bytes of PHYPayload" % (MAX_BODY - struct.calcsize(_TRANSMIT)))
+    return struct.pack(_TRANSMIT, at_ticks_ms, freq_khz, sf, bw_khz, tx_power_dbm) + bytes(phy)
+
+
+def decode_transmit(body):
+    n = struct.calcsize(_TRANSMIT)
+    if len(body) < n + 1:
+        raise LinkError("TRANSMIT body of %d bytes, expected %d and a PHYPayload" % (len(body), n))
+    at, freq, sf, bw, power = struct.unpack(_TRANSMIT, body[:n])
+    return {"at_ticks_ms": at, "freq_khz": freq, "sf": sf, "bw_khz": bw, "tx_power_dbm": power, "phy": bytes(body[n:])}
 
 
 def encode_pong(version, board):

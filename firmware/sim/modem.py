@@ -52,6 +52,8 @@ class SimModem:
         if self.hang:
             self.clock.sleep_ms(60000)
             raise OSError("simulated radio hang")
+        if tx_at_ms is not None:  # as the sync driver: wait for that tick, then send
+            self.clock.sleep_ms(self.clock.ticks_diff(tx_at_ms, self.clock.ticks_ms()))
         self.state = "tx"
         start = self.clock.time_ms()
         airtime = self.get_time_on_air_us(len(packet))

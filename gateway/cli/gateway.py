@@ -125,12 +125,12 @@ def _run(args: argparse.Namespace) -> int:
 def _network(cfg: BridgeConfig, bridge: Bridge) -> Service:
     """The network service, told every batch the pipeline commits (gateway/network/service.py)."""
     from gateway.bridge.sources.semtech_udp import SemtechUdpSource
+    from gateway.bridge.sources.serial_board import SerialBoardSource
     from gateway.network.service import NetworkService
 
     semtech = next((s for s in bridge.sources if isinstance(s, SemtechUdpSource)), None)
-    if semtech is None:
-        log.warning("network_without_udp downlinks go through Semtech UDP gateways only: give --udp")
     service = NetworkService(cfg.db, semtech, bridge.pipeline.count, registry_changed=bridge.pipeline.registry_changed)
+    service.board = next((s for s in bridge.sources if isinstance(s, SerialBoardSource)), None)
     bridge.pipeline.on_batch = service.on_batch
     mqtt = bridge.sink("mqtt")
     if mqtt is not None:  # commands from Home Assistant or Node-RED, and their states back

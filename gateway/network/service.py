@@ -3,12 +3,12 @@
 `akker gateway run --network` hands every committed batch to on_batch(),
 on the pipeline's thread: a JoinRequest gets a JoinAccept (join_server.py) in
 RX1 five seconds after it, else RX2; an accepted data uplink gets its downlink
-(downlinks.py), if it has one, in the node's RX1, else RX2 (windows.py). A
-gateway that refuses RX1 in its TX_ACK (too late, too early, a collision) is
-asked again for RX2 while that is still ahead. Only gateways on Semtech UDP
-can send yet: a frame heard only by the gateway board is counted
-(`network_no_downlink_path`) and not answered. Nothing here may stop the
-bridge: a failure costs the downlink, is logged and counted.
+(downlinks.py), if it has one, in the node's RX1, else RX2 (windows.py). It
+goes back through what heard the uplink: a Semtech UDP gateway (a PULL_RESP;
+one that refuses RX1 in its TX_ACK for timing or a collision is asked again
+for RX2 while that is still ahead) or the gateway board (a TRANSMIT at its
+own clock's tick). Nothing here may stop the bridge: a failure costs the
+downlink, is logged and counted.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from gateway.bridge import uplink
 from gateway.bridge.frame import UplinkFrame
 from gateway.bridge.registry import Node, Registry, open_db
 from gateway.bridge.sources.semtech_udp import SemtechUdpSource
+from gateway.bridge.sources.serial_board import SerialBoardSource
 from payload_codec import decode_uplink
 from payload_codec.lorawan import open_uplink, parse_frame
 
@@ -56,6 +57,7 @@ class NetworkService:
         self._clock_ms = clock_ms
         self._registry_changed = registry_changed  # the pipeline must open the new session's frames at once
         self.on_command_changed: Callable[[Command], None] | None = None  # MQTT publishes each new state
+        self.board: SerialBoardSource | None = None  # the gateway board, when the bridge has one
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()  # the pipeline's thread answers; a TX_ACK's retry comes from the UDP thread
 
@@ -141,7 +143,9 @@ class NetworkService:
         return queue.note_status(session.name, decode_uplink(2, plain))
 
     def _send(self, frame: UplinkFrame, phy: bytes, rx: RxSettings) -> None:
-        if self.semtech is None or frame.source != "udp":
+        udp = frame.source == "udp" and self.semtech is not None
+        board = frame.source == "serial" and self.board is not None
+        if not (udp or board):
             self.count("network_no_downlink_path")
             return
         # The bridge's reception time stands for the end of the uplink on its clock; the gateway's counter,
@@ -161,6 +165,12 @@ class NetworkService:
                 self.count("downlink_rx2_retry")
                 self._try(later, phy)
 
+        if w.gateway.startswith("board:"):
+            assert self.board is not None
+            # The board's own clock: the window's counter is its ticks x 1000. It says nothing after its ACK,
+            # so there is no RX2 retry through it.
+            self.board.send_downlink(w.counter_us // 1000, w.freq_hz // 1000, w.sf, w.bw_khz, 14, phy)
+            return
         assert self.semtech is not None
         if self.semtech.send_downlink(w.gateway, txpk(w, phy), verdict) is None:
             self.count("network_no_downlink_path")

@@ -22,6 +22,7 @@ from firmware.dutycycle import DutyCycle
 from gateway.bridge.frame import Reception
 
 COUNTER_WRAP = 1 << 32  # Semtech tmst: 32-bit microseconds
+BOARD_WRAP = (1 << 30) * 1000  # the gateway board's ticks_ms wrap at 2**30 ms; its counter_us is ticks x 1000
 # A downlink must reach its gateway this long before its window: Semtech forwarders want it in their
 # queue well before (the JIT queue), and a USB serial link adds milliseconds.
 LEAD_MS = 300
@@ -67,7 +68,8 @@ def windows(receptions: Sequence[Reception], uplink_end_ms: int, rx: RxSettings)
         due_ms = uplink_end_ms + delay_s * 1000
         for r in heard:
             assert r.counter_us is not None
-            counter = (r.counter_us + delay_s * 1_000_000) % COUNTER_WRAP
+            wrap = BOARD_WRAP if r.gateway.startswith("board:") else COUNTER_WRAP
+            counter = (r.counter_us + delay_s * 1_000_000) % wrap
             if name == "rx1":
                 sf = sf_of_dr(max(0, (12 - r.sf) - rx.rx1_dr_offset))
                 out.append(Window(name, r.gateway, counter, due_ms, r.freq_hz, sf))

@@ -165,3 +165,47 @@ def test_a_port_that_cannot_be_opened_fails_at_start(tmp_path: Path) -> None:
         src.start(RecordingIntake())
     with pytest.raises(OSError):
         SerialBoardSource("nonsense://x").start(RecordingIntake())
+
+
+def test_the_network_answers_a_join_through_the_gateway_board_at_its_tick(board: VirtualBoard, tmp_path: Path) -> None:
+    # Issue 14: the bridge as a network for a farm whose only gateway is an Akker gateway board.
+    import logging
+
+    from gateway.bridge.pipeline import Pipeline
+    from gateway.bridge.registry import Registry, open_db
+    from gateway.network.service import NetworkService
+    from gateway.sim.nodes import APP_KEY, DEV_EUI, JOIN_EUI
+    from payload_codec.lorawan_join import build_join_request
+
+    db = tmp_path / "farm.db"
+    Registry(open_db(db)).add_otaa("east-1", DEV_EUI, JOIN_EUI, APP_KEY, "sim")
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("akker.serial")
+    logger.addHandler(handler)
+    saved = logger.level
+    logger.setLevel(logging.INFO)
+    pipeline = Pipeline(db, [])
+    src = SerialBoardSource(str(board.tty))
+    service = NetworkService(db, None, pipeline.count, registry_changed=pipeline.registry_changed)
+    service.board = src
+    pipeline.on_batch = service.on_batch
+    pipeline.start()
+    src.start(pipeline)
+    try:
+        wait(lambda: src.board == "sim", "the board's PONG")
+        board.inject(air(build_join_request(JOIN_EUI, DEV_EUI, 0, APP_KEY)))
+        # The JoinAccept goes at the request's end on the board's clock plus 5 s: the board queues it, then sends
+        # it on its tick, and says so in its log.
+        end = time.monotonic() + 15
+        while time.monotonic() < end and not any("downlink of 17 bytes sent at its tick" in x for x in lines):
+            time.sleep(0.05)
+        assert any("downlink of 17 bytes sent at its tick" in line for line in lines), lines
+        assert Registry(open_db(db)).by_name("east-1") is not None  # the session the accept carries
+    finally:
+        src.stop()
+        pipeline.stop()
+        service.stop()
+        logger.removeHandler(handler)
+        logger.setLevel(saved)

@@ -171,6 +171,28 @@ def test_configure_changes_what_is_heard_and_refuses_invalid_settings(board: Vir
     assert any("CONFIGURE refused" in line for line in host.logs())
 
 
+def test_a_downlink_is_sent_at_its_tick_with_inverted_iq_and_the_board_listens_again(
+    board: VirtualBoard, host: Host
+) -> None:
+    board.inject(air(phy(1)))
+    ticks = host.wait(host.rx, "an RX frame")[0]["ticks_ms"]  # the board's clock, as the bridge learns it
+    down = bytes.fromhex("600102030400000001a1b2c3d4")
+    for bad, why in (
+        (serial_link.encode_transmit(ticks - 1000, 868100, 9, 125, 14, down), "in the past"),
+        (serial_link.encode_transmit(ticks + 60_000, 868100, 9, 125, 14, down), "a minute ahead"),
+        (serial_link.encode_transmit(ticks + 3000, 915000, 9, 125, 14, down), "not EU868"),
+    ):
+        assert host.ack(host.send(serial_link.TRANSMIT, bad)) is False, why
+    # RX1 of an uplink that ended at `ticks`, one second later, is still ahead: queued, then sent.
+    rx1 = serial_link.encode_transmit(ticks + 2000, 868100, 9, 125, 14, down)
+    assert host.ack(host.send(serial_link.TRANSMIT, rx1))
+    host.wait(lambda: any("downlink of 13 bytes sent at its tick" in line for line in host.logs()), "the send")
+    board.inject(air(phy(2)))  # and it hears uplinks again, on its own channel
+    got = host.wait(lambda: len(host.rx()) >= 2 and host.rx(), "an RX frame after the downlink")
+    assert got[1]["phy"] == phy(2)
+    assert sum("TRANSMIT refused" in line for line in host.logs()) == 3
+
+
 def test_to_repl_acknowledges_and_leaves_the_loop_for_the_repl(board: VirtualBoard, host: Host) -> None:
     assert host.ack(host.send(serial_link.TO_REPL))
     host.wait(lambda: b">>> " in host.text, "the REPL prompt")

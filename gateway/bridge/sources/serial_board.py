@@ -55,6 +55,7 @@ class SerialBoardSource:
         self._reader = serial_link.FrameReader()
         self._counted = [0, 0, 0, 0]  # frames, damaged, lost, garbage of _reader already counted
         self._seq = 0  # of the next command
+        self._transmits: set[int] = set()  # sequence numbers of TRANSMITs whose ACK has not come
         self._write_lock = threading.Lock()
         self._answers = threading.Condition()
         self._pongs = 0
@@ -114,6 +115,22 @@ class SerialBoardSource:
     def to_repl(self, timeout_s: float = _ANSWER_S) -> bool:
         """Ask the board to leave its receive loop for the REPL; True when it acknowledged."""
         return self._command(serial_link.TO_REPL, b"", timeout_s)
+
+    def send_downlink(
+        self, at_ticks_ms: int, freq_khz: int, sf: int, bw_khz: int, tx_power_dbm: int, phy: bytes
+    ) -> int:
+        """Ask the board to send phy when its clock reaches at_ticks_ms (TRANSMIT); its sequence number.
+
+        Nothing waits for the ACK: it is counted (serial_tx_queued, serial_tx_refused) when it comes.
+        OSError when the port is not open.
+        """
+        body = serial_link.encode_transmit(at_ticks_ms % _TICKS_PERIOD, freq_khz, sf, bw_khz, tx_power_dbm, phy)
+        with self._answers:
+            seq = self._send(serial_link.TRANSMIT, body)
+            self._transmits.add(seq)
+            while len(self._transmits) > 64:  # a board that never answers must not grow this
+                self._transmits.pop()
+        return seq
 
     def _command(self, ftype: int, body: bytes, timeout_s: float) -> bool:
         seq = self._send(ftype, body)
@@ -221,6 +238,10 @@ class SerialBoardSource:
                 log.info("board port=%s board=%s firmware=%s", self.port, self.board, ".".join(map(str, self.firmware)))
             elif ftype == serial_link.ACK:
                 ack = serial_link.decode_ack(body)
+                if ack["seq"] in self._transmits:  # a downlink's: counted, nobody waits for it
+                    self._transmits.discard(ack["seq"])
+                    self._count("serial_tx_queued" if ack["ok"] else "serial_tx_refused", 1)
+                    return
                 with self._answers:
                     self._acks[ack["seq"]] = ack["ok"]
                     self._answers.notify_all()
