@@ -30,7 +30,7 @@ def add_gateway_args(p: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--network",
         action="store_true",
-        help="also answer the nodes through Semtech UDP gateways: OTAA joins, commands, LinkCheck, DeviceTime"
+        help="also answer the nodes through the gateways: OTAA joins, commands, ADR, LinkCheck, DeviceTime"
         " (docs/network.md)",
     )
     status = sub.add_parser("status", help="counters, rejections by reason, delivery and backlog per sink")
