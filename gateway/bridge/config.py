@@ -52,6 +52,7 @@ FIELDS: tuple[Field, ...] = (
     Field("alerts", Path, None, "alert rules per field (TOML, docs/dashboard.md) for the dashboard and MQTT"),
     Field("alerts_every_s", int, 60, "evaluate the alerts this often and publish changes on MQTT"),
     Field("dedup_window_ms", int, 2000, "receptions of one frame within this many ms merge into one record"),
+    Field("network", bool, False, "also answer the nodes through the gateways: joins, commands, ADR (docs/network.md)"),
     Field("log_level", str, "info", "debug, info, warning or error"),
     Field("log_format", str, "text", "text (key=value) or json (one object per line)"),
 )
@@ -87,6 +88,7 @@ class BridgeConfig:
     alerts: Path | None = None
     alerts_every_s: int = 60
     dedup_window_ms: int = 2000
+    network: bool = False
     log_level: str = "info"
     log_format: str = "text"
 

@@ -27,12 +27,6 @@ def add_gateway_args(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     run = sub.add_parser("run", help="receive, check, store and forward frames until SIGINT or SIGTERM")
     add_arguments(run)
-    run.add_argument(
-        "--network",
-        action="store_true",
-        help="also answer the nodes through the gateways: OTAA joins, commands, ADR, LinkCheck, DeviceTime"
-        " (docs/network.md)",
-    )
     status = sub.add_parser("status", help="counters, rejections by reason, delivery and backlog per sink")
     status.add_argument("--db", required=True, type=Path, help="the bridge's SQLite database")
     status.add_argument("--json", action="store_true", help="print one JSON object")
@@ -103,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         bridge = Bridge.build(cfg)
         bridge.services = _beside_the_bridge(cfg, bridge)
-        if args.network:
+        if cfg.network:
             bridge.services.append(_network(cfg, bridge))
     except ValueError as err:  # a bad MQTT or webhook URL, an alert config that does not parse
         raise CliError(str(err)) from None
