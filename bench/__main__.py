@@ -377,7 +377,9 @@ def downlink_latency(_msgs: dict[str, Message]) -> str:
     notes = [
         f"{downlinks.RATE} confirmed uplinks a second for {downlinks.SECONDS:.0f} s, each from another gateway,",
         "through the real pipeline, Semtech UDP source and network service; from the PUSH_DATA's send to the",
-        "PULL_RESP's arrival (pipeline commit, ACK built and counted, window chosen, PULL_RESP sent). The budget:",
+        "PULL_RESP's arrival: pipeline commit, the network's 200 ms wait for other gateways' receptions of the",
+        "uplink (gateway/network/service.py GATHER_S), ACK built and counted, window chosen, PULL_RESP sent.",
+        "The budget:",
         f"RX1 opens 1 s after the uplink and the gateway wants the downlink {windows.LEAD_MS} ms before.",
     ]
     return table_section("11. Downlink scheduling", table(["measure", "value", "reference", "ratio"], rows), notes)

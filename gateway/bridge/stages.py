@@ -146,6 +146,10 @@ class Stages:
             return self._reject(refused.reason, frame, refused.detail)
         derived = self._derive(w, opened)
         self._store(w, frame, opened, derived)
+        if opened.error is not None and opened.mac_only:
+            # A node's empty uplink (FPending, a survey's LinkCheckReq) or MAC answers: authentic and
+            # stored (its counter counts), no data for the sinks, and the network answers it.
+            return uplink.MAC_ONLY
         if opened.error is not None:
             return self._reject(uplink.CODEC_ERROR, frame, opened.error)
         log.debug("accepted node=%s fcnt=%d fport=%s", node.name, opened.fcnt, opened.fport)

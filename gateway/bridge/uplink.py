@@ -17,6 +17,7 @@ from payload_codec.lorawan import FrameError, MicError, ReplayError, open_uplink
 
 # Outcomes, each a counter of `akker gateway status` (store.REJECT_REASONS lists the rejections).
 ACCEPTED = "accepted"
+MAC_ONLY = "mac_only"  # authentic, counted and stored, but only MAC commands: nothing for the sinks
 DUPLICATE = "duplicate"
 INTERNAL_ERROR = "internal_error"
 BAD_CRC = "bad_crc"
@@ -85,7 +86,7 @@ def open_and_decode(phy: bytes, node: Node, last_fcnt: int | None) -> Opened:
         raise Refused(MALFORMED, str(err)) from None
     payload = bytes(plain)
     if fport is None or fport == 0:
-        error = f"no application payload (FPort {fport}): MAC commands are not handled yet"
+        error = f"no application payload (FPort {fport}): MAC commands only, answered by the network"
         return Opened(node, fcnt, fport, payload, None, error)
     try:
         return Opened(node, fcnt, fport, payload, decode_uplink(fport, payload), None)

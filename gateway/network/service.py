@@ -13,6 +13,7 @@ downlink, is logged and counted.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -21,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gateway.bridge import uplink
-from gateway.bridge.frame import UplinkFrame
+from gateway.bridge.frame import Reception, UplinkFrame
 from gateway.bridge.registry import Node, Registry, open_db
 from gateway.bridge.sources.semtech_udp import SemtechUdpSource
 from gateway.bridge.sources.serial_board import SerialBoardSource
@@ -36,7 +37,22 @@ from .windows import GatewayDuty, RxSettings, Window, choose, windows
 
 log = logging.getLogger("akker.network")
 
+
+def _receptions(db: sqlite3.Connection, frame: UplinkFrame) -> list[Reception]:
+    """Every gateway's reception of the stored frame (merged within the dedup window), else the first one."""
+    row = db.execute("SELECT rx FROM records WHERE phy = ?", (frame.phy,)).fetchone()
+    if row is None:
+        return [frame.rx]
+    try:
+        return [Reception.from_json(d) for d in json.loads(row[0])] or [frame.rx]
+    except (ValueError, KeyError, TypeError):
+        return [frame.rx]
+
+
 JOIN_ACCEPT_DELAY_S = 5  # JOIN_ACCEPT_DELAY1; RX2 a second later (TS001-1.0.4, RP002 EU868)
+# A data uplink is answered this long after it is stored: other gateways' receptions of it have merged into
+# its record by then, and the one that heard it best sends. RX1 is a second away at the earliest.
+GATHER_S = 0.2
 
 
 class NetworkService:
@@ -48,6 +64,7 @@ class NetworkService:
         settings: JoinSettings | None = None,
         clock_ms: Callable[[], int] | None = None,
         registry_changed: Callable[[], None] | None = None,
+        gather_s: float = GATHER_S,
     ) -> None:
         self.db_path = db_path
         self.semtech = semtech
@@ -55,6 +72,8 @@ class NetworkService:
         self.settings = settings or JoinSettings()
         self.duty = GatewayDuty()
         self._clock_ms = clock_ms
+        self.gather_s = gather_s
+        self._stopped = False
         self._registry_changed = registry_changed  # the pipeline must open the new session's frames at once
         self.on_command_changed: Callable[[Command], None] | None = None  # MQTT publishes each new state
         self.board: SerialBoardSource | None = None  # the gateway board, when the bridge has one
@@ -66,6 +85,7 @@ class NetworkService:
 
     def stop(self) -> None:
         with self._lock:
+            self._stopped = True
             if self._db is not None:
                 self._db.close()
                 self._db = None
@@ -75,11 +95,22 @@ class NetworkService:
             try:
                 if frame.phy[:1] == b"\x00":
                     self._join(frame)
-                elif outcome == uplink.ACCEPTED:
+                elif outcome in (uplink.ACCEPTED, uplink.MAC_ONLY) and self.gather_s > 0:
+                    timer = threading.Timer(self.gather_s, self._answer_later, args=(frame,))
+                    timer.daemon = True
+                    timer.start()
+                elif outcome in (uplink.ACCEPTED, uplink.MAC_ONLY):
                     self._answer(frame)
             except (sqlite3.Error, OSError, ValueError) as err:
                 self.count("network_errors")
                 log.warning("downlink_failed detail=%r", str(err))
+
+    def _answer_later(self, frame: UplinkFrame) -> None:
+        try:
+            self._answer(frame)
+        except (sqlite3.Error, OSError, ValueError) as err:
+            self.count("network_errors")
+            log.warning("downlink_failed detail=%r", str(err))
 
     # -------------------------------------------------------------- answers
 
@@ -110,13 +141,16 @@ class NetworkService:
     def _answer(self, frame: UplinkFrame) -> None:
         info = parse_frame(frame.phy)
         with self._lock:
+            if self._stopped:
+                return
             db = self._connect()
             session = Registry(db).by_dev_addr(info["dev_addr"])
             if session is None:
                 return
+            receptions = _receptions(db, frame)
             mac = info["fopts"]
             fctrl = int(info["fctrl"])
-            up = Uplink(session.name, info["mtype"] == "confirmed_up", mac, [frame.rx], frame.received_at,
+            up = Uplink(session.name, info["mtype"] == "confirmed_up", mac, receptions, frame.received_at,
                         adr=bool(fctrl & 0x80), adr_ack_req=bool(fctrl & 0x40))  # fmt: skip
             queue = CommandQueue(db)
             changed = [self._status_applied(queue, session, frame)]
@@ -132,7 +166,7 @@ class NetworkService:
         self.count("downlinks")
         rx = RxSettings(rx_delay_s=self.settings.rx_delay_s, rx1_dr_offset=self.settings.rx1_dr_offset,
                         rx2_dr=self.settings.rx2_data_rate)  # fmt: skip
-        self._send(frame, down.phy, rx)
+        self._send(frame, down.phy, rx, receptions)
 
     @staticmethod
     def _status_applied(queue: CommandQueue, session: Node, frame: UplinkFrame) -> int | None:
@@ -142,15 +176,20 @@ class NetworkService:
             return None
         return queue.note_status(session.name, decode_uplink(2, plain))
 
-    def _send(self, frame: UplinkFrame, phy: bytes, rx: RxSettings) -> None:
-        udp = frame.source == "udp" and self.semtech is not None
-        board = frame.source == "serial" and self.board is not None
-        if not (udp or board):
+    def _send(self, frame: UplinkFrame, phy: bytes, rx: RxSettings, receptions: Sequence[Reception] = ()) -> None:
+        # Only gateways this bridge can send through: the board on its serial port, Semtech ones by UDP.
+        usable = [
+            r for r in (receptions or [frame.rx])
+            if (self.board is not None and r.gateway == self.board.gateway)
+            or (self.semtech is not None and not r.gateway.startswith("board:"))
+        ]  # fmt: skip
+        if not usable:
             self.count("network_no_downlink_path")
             return
         # The bridge's reception time stands for the end of the uplink on its clock; the gateway's counter,
         # which the txpk uses, is exact.
-        candidates = windows([frame.rx], int(frame.received_at.timestamp() * 1000), rx)
+        board = self.board.gateway if self.board is not None else None
+        candidates = windows(usable, int(frame.received_at.timestamp() * 1000), rx, board)
         self._try(candidates, phy)
 
     def _try(self, candidates: list[Window], phy: bytes) -> None:
@@ -165,12 +204,10 @@ class NetworkService:
                 self.count("downlink_rx2_retry")
                 self._try(later, phy)
 
-        if w.gateway.startswith("board:"):
-            assert self.board is not None
+        if self.board is not None and w.gateway == self.board.gateway:
             # The board's own clock: the window's counter is its ticks x 1000. It says nothing after its ACK,
             # so there is no RX2 retry through it.
             self.board.send_downlink(w.counter_us // 1000, w.freq_hz // 1000, w.sf, w.bw_khz, 14, phy)
             return
-        assert self.semtech is not None
-        if self.semtech.send_downlink(w.gateway, txpk(w, phy), verdict) is None:
+        if self.semtech is None or self.semtech.send_downlink(w.gateway, txpk(w, phy), verdict) is None:
             self.count("network_no_downlink_path")

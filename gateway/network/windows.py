@@ -56,11 +56,14 @@ def sf_of_dr(dr: int) -> int:
     return 12 - dr
 
 
-def windows(receptions: Sequence[Reception], uplink_end_ms: int, rx: RxSettings) -> list[Window]:
+def windows(
+    receptions: Sequence[Reception], uplink_end_ms: int, rx: RxSettings, board_gateway: str | None = None
+) -> list[Window]:
     """Every window a downlink could use, best first: RX1 then RX2, each through the gateways by SNR.
 
     uplink_end_ms: when the uplink ended on the bridge's clock (its reception time); receptions without a
-    gateway counter cannot be scheduled and are left out.
+    gateway counter cannot be scheduled and are left out. board_gateway: the gateway board's id, whose
+    counter is its ticks x 1000 and wraps at 2**30 ms rather than 2**32 us.
     """
     heard = sorted((r for r in receptions if r.counter_us is not None), key=lambda r: -r.snr_db)
     out: list[Window] = []
@@ -68,7 +71,8 @@ def windows(receptions: Sequence[Reception], uplink_end_ms: int, rx: RxSettings)
         due_ms = uplink_end_ms + delay_s * 1000
         for r in heard:
             assert r.counter_us is not None
-            wrap = BOARD_WRAP if r.gateway.startswith("board:") else COUNTER_WRAP
+            board = r.gateway == board_gateway or r.gateway.startswith("board:")
+            wrap = BOARD_WRAP if board else COUNTER_WRAP
             counter = (r.counter_us + delay_s * 1_000_000) % wrap
             if name == "rx1":
                 sf = sf_of_dr(max(0, (12 - r.sf) - rx.rx1_dr_offset))

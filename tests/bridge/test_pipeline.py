@@ -92,6 +92,16 @@ def test_every_rejection_is_counted_and_nothing_rejected_reaches_an_outbox(pipel
     assert rows(pipeline, "SELECT COUNT(*) FROM outbox") == [(2,)]
 
 
+def test_a_mac_only_uplink_is_stored_and_counted_but_reaches_no_sink(pipeline: Pipeline) -> None:
+    # A class A node's empty uplink (FPending, a survey's LinkCheckReq in FOpts): authentic, not an error.
+    dev_addr, nwk, app = NODES["north-1"]
+    mac_only = build_uplink(dev_addr, 20, None, b"", nwk, app, fopts=b"\x02")
+    assert pipeline.process([frame(mac_only)]) == ["mac_only"]
+    assert rows(pipeline, "SELECT fcnt, fport FROM records") == [(20, None)]
+    assert rows(pipeline, "SELECT COUNT(*) FROM outbox") == [(0,)]
+    assert store.counters(sqlite3.connect(pipeline.db_path))["mac_only"] == 1
+
+
 def test_the_32_bit_counter_is_rebuilt_across_the_16_bit_wrap(pipeline: Pipeline) -> None:
     out = pipeline.process([frame(report_phy("south-2", fcnt)) for fcnt in (0, 65535, 65536, 70000, 2**31 + 5)])
     assert out == ["accepted"] * 4 + ["rejected_bad_mic"]  # 2**31 + 5 is more than 32768 frames ahead

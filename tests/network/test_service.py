@@ -48,6 +48,7 @@ class Forwarder:
 def bridge(tmp_path: Path) -> Iterator[tuple[Forwarder, Path, list[str]]]:
     db = tmp_path / "farm.db"
     Registry(open_db(db)).add_otaa("east-1", DEV_EUI, JOIN_EUI, APP_KEY, "sim")
+    Registry(open_db(db)).add("north-1", 0x26011B01, bytes(range(16)), bytes(range(16, 32)))
     pipeline = Pipeline(db, [])
     source = SemtechUdpSource("127.0.0.1", 0)
     service = NetworkService(db, source, pipeline.count, registry_changed=pipeline.registry_changed)
@@ -127,3 +128,20 @@ def test_a_join_storm_is_answered_in_order_within_the_duty_cycle_and_the_rest_co
     assert answered == 2 and counts["downlink_no_window"] == 38
     assert [t["tmst"] for t in sent] == [6_000_000, 7_050_000]  # the first in RX1, the second's RX2, in order
     service.stop()
+
+
+def test_the_gateway_that_heard_the_uplink_best_sends_the_downlink(bridge: tuple[Forwarder, Path, list[str]]) -> None:
+    near, _db, _changes = bridge
+    far = Forwarder(near.server)
+    far_eui = bytes.fromhex("aa555a0000000202")
+    try:
+        far.send(pull(0x0002)[:4] + far_eui)
+        far.recv_kind(0x04)
+        up = build_uplink(0x26011B01, 0, None, b"", bytes(range(16)), bytes(range(16, 32)), confirmed=True)
+        # The first gateway to report it heard it worse; the second, a few ms later, better: the second answers.
+        near.send(push({"rxpk": [rxpk(up, tmst=10_000_000, lsnr=-9.0)]}, token=0x0201))
+        far.send(push({"rxpk": [rxpk(up, tmst=20_000_000, lsnr=8.5)]}, token=0x0202, eui=far_eui))
+        txpk = json.loads(far.recv_kind(0x03)[4:])["txpk"]
+        assert txpk["tmst"] == 21_000_000  # RX1 on the far gateway's own counter
+    finally:
+        far.sock.close()
