@@ -138,6 +138,8 @@ class Stages:
         try:
             if not frame.rx.crc_ok:
                 raise Refused(uplink.BAD_CRC, "the radio's CRC failed")
+            if len(frame.phy) == 23 and frame.phy[0] == 0x00:  # MHDR 0x00, 23 bytes: a JoinRequest
+                return uplink.JOIN_REQUEST
             if self._merge_duplicate(w, frame):
                 return uplink.DUPLICATE
             node = self._identify(frame)

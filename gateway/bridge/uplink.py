@@ -18,6 +18,7 @@ from payload_codec.lorawan import FrameError, MicError, ReplayError, open_uplink
 # Outcomes, each a counter of `akker gateway status` (store.REJECT_REASONS lists the rejections).
 ACCEPTED = "accepted"
 MAC_ONLY = "mac_only"  # authentic, counted and stored, but only MAC commands: nothing for the sinks
+JOIN_REQUEST = "join_request"  # an OTAA node asking to join: counted, not stored; the network answers it
 DUPLICATE = "duplicate"
 INTERNAL_ERROR = "internal_error"
 BAD_CRC = "bad_crc"

@@ -120,7 +120,7 @@ def test_a_join_storm_is_answered_in_order_within_the_duty_cycle_and_the_rest_co
                     Reception("gw", -100.0, 5.0, 868_100_000, 9, 125, counter_us=1_000_000 + 50_000 * i), "udp", now)
         for i in range(40)
     ]  # fmt: skip
-    pipeline.process(frames)
+    assert pipeline.process(frames) == ["join_request"] * 40  # not stored, not a rejection: the network's
     assert counts["joins"] == 40  # every session is made and stored ...
     answered = len(sent)
     # ... but one gateway may send a JoinAccept in RX1 (1 % sub-band) and one in RX2 (10 %) before its duty
