@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS commands (
     confirmed INTEGER NOT NULL,
     state TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS commands_node ON commands (node, id);
 """
@@ -127,6 +128,19 @@ class CommandQueue:
             return None
         self.move(int(row[0]), "applied", now)
         return int(row[0])
+
+    def awaiting_ack(self, node: str) -> Command | None:
+        """The confirmed command sent to node whose ACK has not come yet."""
+        row = self.db.execute(
+            f"SELECT {_COLUMNS} FROM commands WHERE node = ? AND state = 'sent' AND confirmed = 1"
+            " ORDER BY id DESC LIMIT 1",
+            (node,),
+        ).fetchone()
+        return _command(row) if row else None
+
+    def attempts(self, command_id: int) -> int:
+        row = self.db.execute("SELECT attempts FROM commands WHERE id = ?", (command_id,)).fetchone()
+        return int(row[0]) if row else 0
 
     def expire(self, now: datetime | None = None) -> int:
         """Commands not applied EXPIRE_S after they were queued become expired; how many did."""

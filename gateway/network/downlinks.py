@@ -27,9 +27,10 @@ from payload_codec.lorawan import build_downlink
 from payload_codec.mac_commands import build, parse
 
 from .adr import DEMOD_FLOOR_DB, Adr
-from .commands import CommandQueue
+from .commands import Command, CommandQueue
 
 DAILY_LIMIT = 10
+CONFIRMED_TRIES = 3  # a confirmed command goes again after an uplink without its ACK, this often at most
 GPS_EPOCH_UNIX = 315_964_800  # 1980-01-06T00:00:00Z
 GPS_LEAP_S = 18  # GPS runs ahead of UTC by the leap seconds since 1980 (18 since 2017)
 
@@ -68,6 +69,7 @@ class Uplink:
     ended_at: datetime  # the end of the uplink, UTC
     adr: bool = False  # the uplink's ADR bit: the network may set its data rate, power and NbTrans
     adr_ack_req: bool = False  # the node has heard nothing for 64 uplinks: any downlink will do
+    ack: bool = False  # the uplink acknowledges our last confirmed downlink
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,19 @@ class DownlinkBuilder:
             return None
         return {"battery": row[0], "snr_db": row[1], "answered_at": row[2]}
 
+    def _confirmed_retry(self, up: Uplink, now: datetime) -> Command | None:
+        """A confirmed command still waiting for its ACK: acknowledged now, or sent again (only after an uplink)."""
+        waiting = self.commands.awaiting_ack(up.node)
+        if waiting is None:
+            return None
+        if up.ack:
+            self.commands.move(waiting.id, "acknowledged", now)
+            return None
+        if self.commands.attempts(waiting.id) >= CONFIRMED_TRIES:
+            self.commands.move(waiting.id, "expired", now)
+            return None
+        return waiting
+
     def build(self, up: Uplink, now: datetime | None = None) -> Downlink | None:
         """The downlink answering `up`, counted and stored; None when there is nothing to send or no budget."""
         now = now or datetime.now(timezone.utc)
@@ -165,7 +180,7 @@ class DownlinkBuilder:
         adr_req = adr.request(up.node, 12 - up.receptions[0].sf) if up.adr and up.receptions else b""
         self._note_dev_status(up, now)
         status_req = b"\x06" if self._dev_status_due(up.node, now) else b""
-        command = self.commands.next_queued(up.node)
+        command = self._confirmed_retry(up, now) or self.commands.next_queued(up.node)
         if not (up.confirmed or answers or command or adr_req or up.adr_ack_req or status_req):
             return None
         if self.sent_today(up.node, now) >= self.daily_limit:
@@ -191,7 +206,7 @@ class DownlinkBuilder:
                 )
             if command is not None:
                 self.db.execute(
-                    "UPDATE commands SET state = 'sent', updated_at = ? WHERE id = ?",
+                    "UPDATE commands SET state = 'sent', attempts = attempts + 1, updated_at = ? WHERE id = ?",
                     (now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), command.id),
                 )
         more = command is not None and self.commands.next_queued(up.node) is not None

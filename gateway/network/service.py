@@ -151,7 +151,7 @@ class NetworkService:
             mac = info["fopts"]
             fctrl = int(info["fctrl"])
             up = Uplink(session.name, info["mtype"] == "confirmed_up", mac, receptions, frame.received_at,
-                        adr=bool(fctrl & 0x80), adr_ack_req=bool(fctrl & 0x40))  # fmt: skip
+                        adr=bool(fctrl & 0x80), adr_ack_req=bool(fctrl & 0x40), ack=bool(fctrl & 0x20))  # fmt: skip
             queue = CommandQueue(db)
             changed = [self._status_applied(queue, session, frame)]
             down = DownlinkBuilder(db).build(up, frame.received_at)

@@ -67,13 +67,14 @@ def test_queued_commands_go_oldest_first_with_fpending_and_the_counter_rises(
     first = queue.add("north-1", {"cmd": "set_interval", "seconds": 600}, confirmed=True)
     queue.add("north-1", {"cmd": "request_status"})
     one = builder.build(up(), now=T0)
-    two = builder.build(up(), now=T0 + timedelta(minutes=15))
+    acked = Uplink("north-1", False, b"", up().receptions, T0, ack=True)  # the node acknowledges the first
+    two = builder.build(acked, now=T0 + timedelta(minutes=15))
     assert one is not None and two is not None and (one.fcnt_down, two.fcnt_down) == (0, 1)
     a, b = opened(peer, one.phy, 0), opened(peer, two.phy, 1)
     assert a["mic_ok"] and a["fport"] == 20 and a["plaintext"] == (600).to_bytes(3, "big").hex()
     assert a["mtype"] == "Confirmed Data Down" and a["fctrl"] & 0x10  # FPending: one more is queued
     assert b["mic_ok"] and b["fport"] == 24 and not b["fctrl"] & 0x10
-    assert queue.get(first.id).state == "sent"  # type: ignore[union-attr]
+    assert queue.get(first.id).state == "acknowledged"  # type: ignore[union-attr]
 
 
 def test_link_check_and_device_time_are_answered_in_fopts(builder: DownlinkBuilder, peer: LoraPacketPeer) -> None:
@@ -148,3 +149,26 @@ def test_dev_status_is_asked_once_a_day_and_its_answer_kept(builder: DownlinkBui
         "snr_db": -3,
         "answered_at": (T0 + timedelta(days=1, minutes=30)).isoformat(),
     }
+
+
+def test_a_confirmed_command_goes_again_after_an_uplink_without_its_ack_and_is_acknowledged_by_one(
+    builder: DownlinkBuilder, peer: LoraPacketPeer
+) -> None:
+    queue = CommandQueue(builder.db)
+    cmd = queue.add("north-1", {"cmd": "reset_trap", "trap": 0}, confirmed=True)
+    first = builder.build(up(), now=T0)
+    again = builder.build(up(), now=T0 + timedelta(minutes=15))  # no ACK in this uplink: sent again
+    assert first is not None and again is not None and (first.command_id, again.command_id) == (cmd.id, cmd.id)
+    seen = opened(peer, again.phy, 1)
+    assert seen["mic_ok"] and seen["fport"] == 23 and seen["mtype"] == "Confirmed Data Down"
+    acked = Uplink("north-1", False, b"", up().receptions, T0, ack=True)
+    assert builder.build(acked, now=T0 + timedelta(minutes=30)) is None  # nothing left to say
+    assert queue.get(cmd.id).state == "acknowledged"  # type: ignore[union-attr]
+
+
+def test_a_confirmed_command_never_acknowledged_expires_after_three_tries(builder: DownlinkBuilder) -> None:
+    queue = CommandQueue(builder.db)
+    cmd = queue.add("north-1", {"cmd": "reboot"}, confirmed=True)
+    sent = [builder.build(up(), now=T0 + timedelta(minutes=15 * i)) for i in range(5)]
+    assert [d.command_id if d else None for d in sent] == [cmd.id, cmd.id, cmd.id, None, None]
+    assert queue.get(cmd.id).state == "expired"  # type: ignore[union-attr]
