@@ -79,6 +79,7 @@ def node_detail(
         "timezone": config.timezone,
         "days": days,
         "status": None if status is None else {"received_at": status.received_at, **status.data},
+        "dev_status": queries.dev_status(db, name),  # the node's DevStatusAns, when the bridge's network asked
         "series": series.columns(shown),
         "catches_per_day": {
             "days": [d.isoformat() for d, _ in per_day],

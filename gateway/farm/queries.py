@@ -70,6 +70,17 @@ def last_seen(db: sqlite3.Connection) -> dict[str, str]:
     return {str(node): str(at) for node, at in db.execute("SELECT node, MAX(received_at) FROM records GROUP BY node")}
 
 
+def dev_status(db: sqlite3.Connection, node: str) -> dict[str, object] | None:
+    """The node's last DevStatusAns as the network kept it (battery 0..255, SNR dB, when); None without one."""
+    names = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "dev_status" not in names:
+        return None
+    row = db.execute("SELECT battery, snr_db, answered_at FROM dev_status WHERE node = ?", (node,)).fetchone()
+    if row is None or row[2] is None:
+        return None
+    return {"battery": row[0], "snr_db": row[1], "answered_at": row[2]}
+
+
 def latest_received_at(db: sqlite3.Connection) -> datetime | None:
     """When the newest stored record was received, or None for an empty store."""
     row = db.execute("SELECT received_at FROM records ORDER BY id DESC LIMIT 1").fetchone()

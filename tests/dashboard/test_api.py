@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from gateway.bridge.registry import open_db
 from gateway.bridge.store import connect_readonly
 from gateway.dashboard import api
 from gateway.farm.alerts import AlertConfig, default_config, parse
+from gateway.network.downlinks import DownlinkBuilder
 from tests.farm import farm
 from tests.farm.farm import NOW, START, at_hour
 
@@ -147,3 +150,16 @@ def test_reading_never_changes_the_store(farm_db: Path) -> None:
         db.execute("DELETE FROM records")
     db.close()
     assert hashlib.sha256(farm_db.read_bytes()).hexdigest() == before
+
+
+def test_node_detail_shows_the_dev_status_the_network_kept(farm_db: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "farm.db"
+    shutil.copy(farm_db, copy)
+    db = open_db(copy)
+    assert api.node_detail(db, default_config(), "north-1", NOW)["dev_status"] is None  # type: ignore[index]
+    DownlinkBuilder(db)  # creates the network's tables, as a bridge run with --network does
+    with db:
+        db.execute("INSERT INTO dev_status (node, asked_at, answered_at, battery, snr_db) VALUES (?, ?, ?, ?, ?)",
+                   ("north-1", "2026-06-03T10:00:00+00:00", "2026-06-03T10:15:00+00:00", 200, -3))  # fmt: skip
+    shown: Any = api.node_detail(db, default_config(), "north-1", NOW)
+    assert shown["dev_status"] == {"battery": 200, "snr_db": -3, "answered_at": "2026-06-03T10:15:00+00:00"}

@@ -63,6 +63,15 @@
     plots.push({ plot: new uPlot(opts, data, box), box: box });
   }
 
+  // The node's answer to the network's daily DevStatusReq: battery 1..254 (0 external power, 255 unknown)
+  // and the SNR at which it heard the request.
+  function devStatus(s) {
+    if (!s) return A.DASH;
+    var battery = s.battery === 0 ? "external power" : s.battery === 255 ? "battery unknown"
+      : "battery " + Math.round((s.battery - 1) / 253 * 100) + " %";
+    return battery + " · heard the network at " + s.snr_db + " dB";
+  }
+
   function facts(d) {
     var status = d.status;
     var items = [
@@ -74,6 +83,7 @@
       ["DevAddr", d.dev_addr || A.DASH],
       ["board", d.board || A.DASH],
       ["firmware", status && status.firmware ? status.firmware.join(".") : A.DASH],
+      ["device status", devStatus(d.dev_status)],
     ];
     var dl = document.getElementById("facts");
     dl.replaceChildren();
