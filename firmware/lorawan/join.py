@@ -8,7 +8,9 @@ waits t x 100 in the first hour after reset (1 %), t x 1000 up to hour 11
 (0.1 %), t x 10000 after (0.01 %), each plus up to a quarter more at random,
 and the first request after power-on waits a random 0..20 s, so a field that
 loses power together does not join all at once. Every second unanswered
-request steps one data rate down, to DR0. Loaded only while the node is not joined.
+request steps one data rate down, to DR0, and then starts again at the configured one:
+a gateway board listens at one spreading factor, and a node stuck at DR0 would never be
+heard by one set to another. Loaded only while the node is not joined.
 """
 
 from binascii import crc32
@@ -53,7 +55,8 @@ def join(node):
     if st.dev_nonce > 0xFFFF:
         node.log.write("join: every DevNonce is used: register the node again with a new JoinEUI")
         return False
-    dr = max(0, dr_of(cfg["radio"]["sf"]) - st.join_tries // 2)
+    first = dr_of(cfg["radio"]["sf"])
+    dr = first - (st.join_tries // 2) % (first + 1)
     radio.channels_khz = cfg["radio"]["channels_khz"]
     radio.sf = sf_of(dr)
     if not radio.ready():

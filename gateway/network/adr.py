@@ -6,18 +6,23 @@ demodulation floor and an installation margin (default 10 dB); every 3 dB
 left over is one step: first a faster data rate (up to DR5, SF7), then lower
 power (TXPower index up to 7, 14 dB below the maximum); a deficit raises the
 power again. NbTrans follows the frames lost among those 20: under 5 % one
-transmission, under 10 % two, else three. The decision is a LinkADRReq with
-ChMaskCntl 6 (every channel the node has), sent only while no earlier one
-waits for its LinkADRAns.
+transmission, under 10 % two, else three. The channel mask and the data rate
+stay within what the gateways that hear the node listen on (reach.py: a
+gateway board hears one channel at one SF); the mask is the network's to set
+even for a node without the ADR bit. The decision is a LinkADRReq, sent only
+while no earlier one waits for its LinkADRAns, and not again once refused.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 
 from payload_codec.mac_commands import build
+
+from .reach import ALL_DRS, node_reach
 
 # The SNR below which each SF cannot be demodulated (dB; SF7..SF12), as TTN's and ChirpStack's ADR use it.
 DEMOD_FLOOR_DB = {7: -7.5, 8: -10.0, 9: -12.5, 10: -15.0, 11: -17.5, 12: -20.0}
@@ -35,9 +40,12 @@ CREATE TABLE IF NOT EXISTS adr_nodes (
     tx_power INTEGER NOT NULL,
     nb_trans INTEGER NOT NULL,
     margin_db REAL NOT NULL,
-    asked TEXT
+    asked TEXT,
+    ch_mask INTEGER NOT NULL DEFAULT 0,
+    refused TEXT
 );
 """
+_ADDED_COLUMNS = {"ch_mask": "INTEGER NOT NULL DEFAULT 0", "refused": "TEXT"}  # since the first adr_nodes
 
 
 @dataclass(frozen=True)
@@ -45,16 +53,23 @@ class Settings:
     dr: int
     tx_power: int
     nb_trans: int
+    ch_mask: int = 0  # the node's channels its gateways hear; 0: all of them (ChMaskCntl 6)
 
 
-def decide(best_snr_db: float, current: Settings, lost: float, margin_db: float = MARGIN_DB) -> Settings:
-    """The settings for a node whose best recent SNR is best_snr_db and which lost this share of its frames."""
+def decide(
+    best_snr_db: float, current: Settings, lost: float, margin_db: float = MARGIN_DB, drs: frozenset[int] = ALL_DRS
+) -> Settings:
+    """The settings for a node whose best recent SNR is best_snr_db and which lost this share of its frames.
+
+    drs: the data rates some gateway in the node's reach listens on; the node is never moved to another.
+    """
     spare = best_snr_db - DEMOD_FLOOR_DB[12 - current.dr] - margin_db
     steps = int(spare // STEP_DB)
     dr, power = current.dr, current.tx_power
-    while steps > 0 and dr < DR_MAX:
-        dr += 1
-        steps -= 1
+    faster = sorted(d for d in drs if dr < d <= DR_MAX)
+    while faster and steps >= faster[0] - dr:  # one step per data rate skipped or taken
+        steps -= faster[0] - dr
+        dr = faster.pop(0)
     while steps > 0 and power < TX_POWER_MAX:
         power += 1
         steps -= 1
@@ -62,25 +77,41 @@ def decide(best_snr_db: float, current: Settings, lost: float, margin_db: float 
         power -= 1
         steps += 1
     nb_trans = 1 if lost < 0.05 else 2 if lost < 0.10 else 3
-    return Settings(dr, power, nb_trans)
+    return Settings(dr, power, nb_trans, current.ch_mask)
 
 
 class Adr:
-    """Each node's ADR state, beside the registry: what is in force, and what was asked and not yet answered."""
+    """Each node's ADR state, beside the registry: what is in force, and what was asked and not yet answered.
 
-    def __init__(self, db: sqlite3.Connection, margin_db: float = MARGIN_DB) -> None:
+    boards: the gateway ids of the farm's gateway boards, which hear one channel at one SF (reach.py).
+    """
+
+    def __init__(self, db: sqlite3.Connection, margin_db: float = MARGIN_DB, boards: Collection[str] = ()) -> None:
         self.db = db
         self.margin_db = margin_db
+        self.boards = boards
         db.executescript(_SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(adr_nodes)")}
+        with db:
+            for name, kind in _ADDED_COLUMNS.items():
+                if name not in columns:  # a farm database from before the column
+                    db.execute(f"ALTER TABLE adr_nodes ADD COLUMN {name} {kind}")
 
     def state(self, node: str) -> tuple[Settings | None, Settings | None]:
         """(in force, asked and unanswered) for node."""
-        row = self.db.execute("SELECT dr, tx_power, nb_trans, asked FROM adr_nodes WHERE node = ?", (node,))
+        in_force, asked, _refused = self._row(node)
+        return in_force, asked
+
+    def _row(self, node: str) -> tuple[Settings | None, Settings | None, Settings | None]:
+        row = self.db.execute(
+            "SELECT dr, tx_power, nb_trans, asked, ch_mask, refused FROM adr_nodes WHERE node = ?", (node,)
+        )
         got = row.fetchone()
         if got is None:
-            return None, None
+            return None, None, None
         asked = Settings(**json.loads(got[3])) if got[3] else None
-        return Settings(int(got[0]), int(got[1]), int(got[2])), asked
+        refused = Settings(**json.loads(got[5])) if got[5] else None
+        return Settings(int(got[0]), int(got[1]), int(got[2]), int(got[4])), asked, refused
 
     def history(self, node: str) -> tuple[float | None, float]:
         """(best SNR, share of frames lost) over the node's last HISTORY stored uplinks; (None, 0) if too few."""
@@ -94,35 +125,47 @@ class Adr:
         span = max(fcnts) - min(fcnts) + 1
         return best, max(0.0, 1 - len(fcnts) / span) if span > 0 else 0.0
 
-    def request(self, node: str, uplink_dr: int) -> bytes:
-        """A LinkADRReq when the node should change and none is waiting for its answer, else nothing."""
-        in_force, asked = self.state(node)
+    def request(self, node: str, uplink_dr: int, adr: bool = True) -> bytes:
+        """A LinkADRReq when the node should change and none is waiting for its answer, else nothing.
+
+        adr: the uplink's ADR bit. Without it only the channel mask is the network's to set.
+        """
+        in_force, asked, refused = self._row(node)
         if asked is not None:
             return b""
-        current = Settings(uplink_dr, in_force.tx_power if in_force else 0, in_force.nb_trans if in_force else 1)
-        best, lost = self.history(node)
-        if best is None:
-            return b""
-        want = decide(best, current, lost, self.margin_db)
-        if want == current:
+        current = Settings(uplink_dr, in_force.tx_power if in_force else 0, in_force.nb_trans if in_force else 1,
+                           in_force.ch_mask if in_force else 0)  # fmt: skip
+        near = node_reach(self.db, node, self.boards)
+        want = replace(current, ch_mask=near.mask())
+        best, lost = self.history(node) if adr else (None, 0.0)
+        if best is not None:
+            want = decide(best, want, lost, self.margin_db, near.drs)
+        if want in (current, refused):  # a refusal is not asked again until something changes
             return b""
         self._save(node, in_force or current, want)
-        fields = {"data_rate": want.dr, "tx_power": want.tx_power, "ch_mask": 0, "ch_mask_cntl": 6,
-                  "nb_trans": want.nb_trans}  # fmt: skip
+        # ChMaskCntl 0 with the channels the gateways hear; 6 (every channel the node has on) when they hear all.
+        fields = {"data_rate": want.dr, "tx_power": want.tx_power, "ch_mask": want.ch_mask,
+                  "ch_mask_cntl": 0 if want.ch_mask else 6, "nb_trans": want.nb_trans}  # fmt: skip
         return build([("LinkADRReq", fields)], False)
 
     def answered(self, node: str, ack: bool) -> None:
         """The node's LinkADRAns: all acknowledged puts what was asked in force; any refusal drops it."""
-        in_force, asked = self.state(node)
+        in_force, asked, _refused = self._row(node)
         if asked is None or in_force is None:
             return
-        self._save(node, asked if ack else in_force, None)
+        self._save(node, asked if ack else in_force, None, None if ack else asked)
 
-    def _save(self, node: str, in_force: Settings, asked: Settings | None) -> None:
+    def forget(self, node: str) -> None:
+        """A new session (a join): the node starts again from its defaults, and so does its ADR."""
+        with self.db:
+            self.db.execute("DELETE FROM adr_nodes WHERE node = ?", (node,))
+
+    def _save(self, node: str, in_force: Settings, asked: Settings | None, refused: Settings | None = None) -> None:
         with self.db:
             self.db.execute(
-                "INSERT OR REPLACE INTO adr_nodes (node, dr, tx_power, nb_trans, margin_db, asked)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO adr_nodes (node, dr, tx_power, nb_trans, margin_db, asked, ch_mask, refused)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (node, in_force.dr, in_force.tx_power, in_force.nb_trans, self.margin_db,
-                 json.dumps(asked.__dict__) if asked else None),
+                 json.dumps(asked.__dict__) if asked else None, in_force.ch_mask,
+                 json.dumps(refused.__dict__) if refused else None),
             )  # fmt: skip

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -112,8 +112,9 @@ def mac_answers(up: Uplink) -> list[tuple[str, dict[str, object]]]:
 
 
 class DownlinkBuilder:
-    def __init__(self, db: sqlite3.Connection, daily_limit: int = DAILY_LIMIT) -> None:
+    def __init__(self, db: sqlite3.Connection, daily_limit: int = DAILY_LIMIT, boards: Collection[str] = ()) -> None:
         self.db = db
+        self.boards = boards  # the gateway boards' ids: they hear one channel at one SF (reach.py)
         self.registry = Registry(db)
         self.commands = CommandQueue(db)
         self.daily_limit = daily_limit
@@ -173,11 +174,11 @@ class DownlinkBuilder:
         if session is None:
             return None
         answers = mac_answers(up)
-        adr = Adr(self.db)
+        adr = Adr(self.db, boards=self.boards)
         for cid, fields in node_mac(up):
             if cid == 0x03:  # LinkADRAns: what was asked is in force only when all three are acknowledged
                 adr.answered(up.node, all(fields.values()))
-        adr_req = adr.request(up.node, 12 - up.receptions[0].sf) if up.adr and up.receptions else b""
+        adr_req = adr.request(up.node, 12 - up.receptions[0].sf, up.adr) if up.receptions else b""
         self._note_dev_status(up, now)
         status_req = b"\x06" if self._dev_status_due(up.node, now) else b""
         command = self._confirmed_retry(up, now) or self.commands.next_queued(up.node)

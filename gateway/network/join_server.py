@@ -23,6 +23,9 @@ from payload_codec.lorawan_crypto import FrameError, MicError
 from payload_codec.lorawan_join import session_keys
 from payload_codec.lorawan_join_server import build_join_accept, open_join_request, parse_join_request
 
+from .adr import Adr
+from .reach import PLAN_CFLIST_HZ
+
 # LoRaWAN Backend Interfaces 1.0, 6.1: NetID 000000, for private networks; its DevAddrs are 00000000-01ffffff.
 PRIVATE_NET_ID = 0x000000
 PRIVATE_RANGE = (0x00000001, 0x01FFFFFF)
@@ -46,7 +49,7 @@ class JoinSettings:
     rx1_dr_offset: int = 0
     rx2_data_rate: int = 0  # DR0, SF12 at 869.525 MHz: EU868's default
     rx_delay_s: int = 1
-    cflist_hz: tuple[int, ...] = field(default=())  # channels 3..7 beyond the three join channels
+    cflist_hz: tuple[int, ...] = PLAN_CFLIST_HZ  # channels 3..7 beyond the three join channels
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,11 @@ class JoinServer:
         self.registry = registry
         self.settings = settings or JoinSettings()
 
-    def answer(self, phy: bytes) -> Joined:
-        """The JoinAccept for a JoinRequest, with the session stored; JoinRefused when it gets none."""
+    def answer(self, phy: bytes, cflist: bool = True) -> Joined:
+        """The JoinAccept for a JoinRequest, with the session stored; JoinRefused when it gets none.
+
+        cflist False leaves the settings' extra channels out: no gateway that heard the request listens on them.
+        """
         try:
             join_eui, dev_eui, dev_nonce = parse_join_request(phy)
         except FrameError as err:
@@ -90,10 +96,11 @@ class JoinServer:
             rx1_dr_offset=s.rx1_dr_offset,
             rx2_data_rate=s.rx2_data_rate,
             rx_delay_s=s.rx_delay_s,
-            cflist=list(s.cflist_hz) if s.cflist_hz else None,
+            cflist=list(s.cflist_hz) if s.cflist_hz and cflist else None,
         )
         keys = session_keys(device.app_key, join_nonce, s.net_id, dev_nonce)
         self.registry.record_join(device, join_nonce, json.dumps(nonces), dev_addr, keys)
+        Adr(self.registry.db).forget(device.name)  # the node starts from its defaults again
         return Joined(device.name, dev_addr, dev_nonce, join_nonce, accept)
 
     def _check_dev_nonce(self, device: OtaaDevice, dev_nonce: int) -> list[int]:

@@ -32,6 +32,7 @@ from payload_codec.lorawan import open_uplink, parse_frame
 from .commands import Command, CommandQueue
 from .downlinks import DownlinkBuilder, Uplink
 from .join_server import JoinRefused, JoinServer, JoinSettings
+from .reach import reach
 from .semtech_txpk import RETRY_IN_RX2, txpk
 from .windows import GatewayDuty, RxSettings, Window, choose, windows
 
@@ -119,13 +120,18 @@ class NetworkService:
             self._db = open_db(self.db_path, check_same_thread=False)
         return self._db
 
+    def _boards(self) -> tuple[str, ...]:
+        return (self.board.gateway,) if self.board is not None else ()
+
     def _now_ms(self) -> int:
         return self._clock_ms() if self._clock_ms is not None else int(time.time() * 1000)
 
     def _join(self, frame: UplinkFrame) -> None:
         with self._lock:
             try:
-                joined = JoinServer(Registry(self._connect()), self.settings).answer(frame.phy)
+                # Extra channels only when a gateway that hears them (not a one-channel board) heard the request.
+                everywhere = reach([frame.rx.as_json()], self._boards()).channels_khz is None
+                joined = JoinServer(Registry(self._connect()), self.settings).answer(frame.phy, cflist=everywhere)
             except JoinRefused as err:
                 self.count(f"join_refused_{err.reason}")
                 log.info("join_refused reason=%s detail=%r", err.reason, str(err))
@@ -154,7 +160,7 @@ class NetworkService:
                         adr=bool(fctrl & 0x80), adr_ack_req=bool(fctrl & 0x40), ack=bool(fctrl & 0x20))  # fmt: skip
             queue = CommandQueue(db)
             changed = [self._status_applied(queue, session, frame)]
-            down = DownlinkBuilder(db).build(up, frame.received_at)
+            down = DownlinkBuilder(db, boards=self._boards()).build(up, frame.received_at)
             if down is not None and down.command_id is not None:
                 changed.append(down.command_id)
             commands = [queue.get(c) for c in changed if c is not None]

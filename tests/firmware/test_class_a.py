@@ -137,7 +137,12 @@ def test_with_nobody_answering_the_node_samples_backs_off_and_never_reuses_a_dev
         assert b.t_ms - a.t_ms >= airtime[a.sf] * factor, (a.t_ms, b.t_ms)
     # TS001-1.0.4 section 7: at most 36 s of join airtime in the first hour.
     assert sum(u.end_ms - u.t_ms for u in joins if u.t_ms - first < 3600_000) <= 36_000
-    assert joins[-1].sf == 12  # every second unanswered request one data rate down, to DR0
+    # Every second unanswered request one data rate down, to DR0, then from the configured one again: a
+    # gateway board listening at SF7 must hear a node that was not heard at first.
+    first_sf = joins[0].sf
+    cycle = [sf for sf in range(first_sf, 13) for _ in range(2)]
+    assert [u.sf for u in joins] == (cycle * len(joins))[: len(joins)]
+    assert len(joins) > len(cycle)  # it did start again
     assert board.watchdog_overruns == 0 and "error" not in log(board)
     assert len(state(board)) > 0 and state(board)["dev_nonce"] == len(joins)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from gateway.bridge.registry import Registry, open_db
 from gateway.network.adr import Adr, Settings, decide
 from gateway.network.downlinks import DownlinkBuilder, Uplink
 from gateway.network.join_server import JoinServer
+from gateway.network.reach import EVERYWHERE, Reach, reach
 from gateway.sim.nodes import APP_KEY, DEV_EUI, JOIN_EUI, otaa_config
 from payload_codec.lorawan import parse_frame
 from payload_codec.mac_commands import parse
@@ -37,43 +39,101 @@ def test_the_decision(snr: float, current: Settings, lost: float, want: Settings
     assert decide(snr, current, lost) == want
 
 
-def test_a_node_near_the_gateway_moves_from_sf12_to_sf7_and_the_network_knows(tmp_path: Path) -> None:
-    flash = tmp_path / "flash"
-    write_config(flash, otaa_config(interval_s=600, radio={"sf": 12}))
-    board = make_board(flash)
-    db_path = tmp_path / "farm.db"
-    db = open_db(db_path)
-    registry = Registry(db)
-    registry.add_otaa("east-1", DEV_EUI, JOIN_EUI, APP_KEY, "sim")
-    joins, builder, pipeline = JoinServer(registry), DownlinkBuilder(db), Pipeline(db_path, [])
-    modem = board.modem()
-    sent: list[dict[str, Any]] = []
+class FarmNetwork:
+    """The bridge's join server, pipeline and downlink builder answering one simulated node, in lockstep.
 
-    def network(record: dict[str, Any]) -> None:
+    A gateway that hears only `heard_khz` loses the node's frames on its other channels, as a gateway board does.
+    """
+
+    def __init__(self, tmp_path: Path, radio: dict[str, Any], heard_khz: tuple[int, ...] | None = None) -> None:
+        flash = tmp_path / "flash"
+        write_config(flash, otaa_config(interval_s=600, radio=radio))
+        self.board = make_board(flash)
+        self.db = open_db(tmp_path / "farm.db")
+        Registry(self.db).add_otaa("east-1", DEV_EUI, JOIN_EUI, APP_KEY, "sim")
+        boards = ("gw",) if heard_khz else ()  # a gateway that hears some channels only is a gateway board
+        self.joins, self.builder = JoinServer(Registry(self.db)), DownlinkBuilder(self.db, boards=boards)
+        self.pipeline = Pipeline(tmp_path / "farm.db", [])
+        self.heard_khz = heard_khz
+        self.sent: list[dict[str, Any]] = []
+        self.heard: list[dict[str, Any]] = []
+        self.board.modem().on_send = self.answer
+
+    def answer(self, record: dict[str, Any]) -> None:
         phy = bytes(record["payload"])
-        sent.append(record)
+        self.sent.append(record)
+        if self.heard_khz is not None and (record["freq_khz"] not in self.heard_khz or record["sf"] != 9):
+            return  # the gateway board listens on its channels at SF9 only
+        self.heard.append(record)
         end = record["time_ms"] + (record["airtime_us"] + 999) // 1000
         at = T0 + timedelta(milliseconds=end)
         if phy[0] == 0x00:
-            reply, delay = joins.answer(phy).accept, 5000
-            pipeline.registry_changed()
+            reply, delay = self.joins.answer(phy, cflist=self.heard_khz is None).accept, 5000
+            self.pipeline.registry_changed()
         else:
             rx = Reception("gw", -95.0, 8.0, record["freq_khz"] * 1000, record["sf"], 125, counter_us=0)
-            assert pipeline.process([UplinkFrame(phy, rx, "udp", at)]) == ["accepted"]
+            assert self.pipeline.process([UplinkFrame(phy, rx, "udp", at)]) == ["accepted"]
             info = parse_frame(phy)
             up = Uplink("east-1", False, info["fopts"], [rx], at, adr=bool(info["fctrl"] & 0x80))
-            down = builder.build(up, at)
+            down = self.builder.build(up, at)
             if down is None:
                 return
             reply, delay = down.phy, 1000
-        modem.downlinks.append({"t_ms": end + delay, "freq_khz": record["freq_khz"], "sf": record["sf"],
-                                "phy": reply.hex()})  # fmt: skip
+        self.board.modem().downlinks.append(
+            {"t_ms": end + delay, "freq_khz": record["freq_khz"], "sf": record["sf"], "phy": reply.hex()}
+        )
 
-    modem.on_send = network
-    run_cycles(board, 12)
-    sfs = [r["sf"] for r in sent]
+
+def test_a_node_near_the_gateway_moves_from_sf12_to_sf7_and_the_network_knows(tmp_path: Path) -> None:
+    net = FarmNetwork(tmp_path, {"sf": 12})
+    run_cycles(net.board, 12)
+    sfs = [r["sf"] for r in net.sent]
     assert sfs[0] == 12 and sfs[-1] == 7, sfs  # joined at SF12, settled at SF7
-    acks = [parse(parse_frame(bytes(r["payload"]))["fopts"], True) for r in sent[1:]]
+    acks = [parse(parse_frame(bytes(r["payload"]))["fopts"], True) for r in net.sent[1:]]
     assert any((0x03, {"power_ack": True, "data_rate_ack": True, "ch_mask_ack": True}) in a for a in acks)
-    in_force, asked = Adr(db).state("east-1")
+    in_force, asked = Adr(net.db).state("east-1")
     assert in_force is not None and in_force.dr == 5 and asked is None
+    assert in_force.ch_mask == 0  # a gateway that hears every channel leaves the node all of them
+
+
+def test_a_gateway_board_on_one_channel_keeps_the_node_to_that_channel(tmp_path: Path) -> None:
+    net = FarmNetwork(tmp_path, {"sf": 9}, heard_khz=(868100,))
+    run_cycles(net.board, 80)  # joins late: the board hears one channel at SF9
+    assert {r["freq_khz"] for r in net.sent[:10]} > {868100}  # hopping over the defaults at first
+    tail = net.sent[-8:]
+    assert {r["freq_khz"] for r in tail} == {868100}, [r["freq_khz"] for r in net.sent]
+    in_force, asked = Adr(net.db).state("east-1")
+    assert in_force is not None and in_force.ch_mask == 0b001 and asked is None
+    data = [r for r in net.sent if r["payload"][0] != 0x00]
+    assert {r["sf"] for r in data} == {9}  # strong enough for SF7, but ADR keeps it where the board listens
+    assert in_force.tx_power > 0  # the spare margin lowers its power instead
+
+
+def test_adr_moves_a_node_only_to_data_rates_its_gateways_listen_on() -> None:
+    # 12.5 dB spare at SF9: four steps, all into power, none to SF7
+    assert decide(10.0, Settings(3, 0, 1), 0.0, drs=frozenset({3})) == Settings(3, 4, 1)
+    # 20 dB spare at SF12: three steps to DR3 (past DR1 and DR2, which no gateway hears), three into power
+    assert decide(10.0, Settings(0, 0, 1), 0.0, drs=frozenset({0, 3})) == Settings(3, 3, 1)
+    assert decide(-4.0, Settings(0, 0, 1), 0.0, drs=frozenset({0, 3})) == Settings(0, 2, 1)  # 2 steps: not DR3
+
+
+def test_the_reach_of_a_node_is_what_the_gateways_that_hear_it_listen_on() -> None:
+    board = {"gateway": "gw-board", "frequency": 868_300_000, "sf": 9}
+    assert reach([board], {"gw-board"}) == Reach(frozenset({868300}), frozenset({3}))
+    assert reach([board], {"gw-board"}).mask() == 0b010
+    assert reach([board, {"gateway": "aa555a0000000001", "frequency": 868_100_000, "sf": 7}], {"gw-board"}) == (
+        EVERYWHERE
+    )  # an 8-channel gateway hears everything
+    assert EVERYWHERE.mask() == 0
+    assert reach([{**board, "frequency": 869_525_000}], {"gw-board"}).mask() == 0  # none of the node's: all
+
+
+def test_a_farm_database_from_before_the_channel_mask_is_brought_up_to_date(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "old.db")
+    db.execute(
+        "CREATE TABLE adr_nodes (node TEXT PRIMARY KEY, dr INTEGER NOT NULL, tx_power INTEGER NOT NULL,"
+        " nb_trans INTEGER NOT NULL, margin_db REAL NOT NULL, asked TEXT)"
+    )
+    db.execute("INSERT INTO adr_nodes VALUES ('east-1', 3, 1, 1, 10.0, NULL)")
+    db.commit()
+    assert Adr(db).state("east-1") == (Settings(3, 1, 1, 0), None)
