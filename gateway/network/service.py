@@ -23,16 +23,13 @@ from pathlib import Path
 
 from gateway.bridge import uplink
 from gateway.bridge.frame import Reception, UplinkFrame
-from gateway.bridge.registry import Node, Registry, open_db
+from gateway.bridge.registry import open_db
 from gateway.bridge.sources.semtech_udp import SemtechUdpSource
 from gateway.bridge.sources.serial_board import SerialBoardSource
-from payload_codec import decode_uplink
-from payload_codec.lorawan import open_uplink, parse_frame
 
-from .commands import Command, CommandQueue
-from .downlinks import DownlinkBuilder, Uplink
-from .join_server import JoinRefused, JoinServer, JoinSettings
-from .reach import reach
+from . import answer
+from .commands import Command
+from .join_server import JoinRefused, JoinSettings
 from .semtech_txpk import RETRY_IN_RX2, txpk
 from .windows import GatewayDuty, RxSettings, Window, choose, windows
 
@@ -50,7 +47,6 @@ def _receptions(db: sqlite3.Connection, frame: UplinkFrame) -> list[Reception]:
         return [frame.rx]
 
 
-JOIN_ACCEPT_DELAY_S = 5  # JOIN_ACCEPT_DELAY1; RX2 a second later (TS001-1.0.4, RP002 EU868)
 # A data uplink is answered this long after it is stored: other gateways' receptions of it have merged into
 # its record by then, and the one that heard it best sends. RX1 is a second away at the earliest.
 GATHER_S = 0.2
@@ -129,9 +125,7 @@ class NetworkService:
     def _join(self, frame: UplinkFrame) -> None:
         with self._lock:
             try:
-                # Extra channels only when a gateway that hears them (not a one-channel board) heard the request.
-                everywhere = reach([frame.rx.as_json()], self._boards()).channels_khz is None
-                joined = JoinServer(Registry(self._connect()), self.settings).answer(frame.phy, cflist=everywhere)
+                joined = answer.join(self._connect(), frame, self.settings, self._boards())
             except JoinRefused as err:
                 self.count(f"join_refused_{err.reason}")
                 log.info("join_refused reason=%s detail=%r", err.reason, str(err))
@@ -140,47 +134,24 @@ class NetworkService:
         if self._registry_changed is not None:
             self._registry_changed()
         log.info("joined node=%s dev_addr=%08x", joined.node, joined.dev_addr)
-        # The JoinAccept goes on the request's channel and data rate (RX1), or at 869.525 MHz SF12 (RX2).
-        rx = RxSettings(rx_delay_s=JOIN_ACCEPT_DELAY_S)
-        self._send(frame, joined.accept, rx)
+        self._send(frame, joined.accept, answer.join_windows())
 
     def _answer(self, frame: UplinkFrame) -> None:
-        info = parse_frame(frame.phy)
         with self._lock:
             if self._stopped:
                 return
             db = self._connect()
-            session = Registry(db).by_dev_addr(info["dev_addr"])
-            if session is None:
-                return
             receptions = _receptions(db, frame)
-            mac = info["fopts"]
-            fctrl = int(info["fctrl"])
-            up = Uplink(session.name, info["mtype"] == "confirmed_up", mac, receptions, frame.received_at,
-                        adr=bool(fctrl & 0x80), adr_ack_req=bool(fctrl & 0x40), ack=bool(fctrl & 0x20))  # fmt: skip
-            queue = CommandQueue(db)
-            changed = [self._status_applied(queue, session, frame)]
-            down = DownlinkBuilder(db, boards=self._boards()).build(up, frame.received_at)
-            if down is not None and down.command_id is not None:
-                changed.append(down.command_id)
-            commands = [queue.get(c) for c in changed if c is not None]
-        for command in commands:
-            if command is not None and self.on_command_changed is not None:
+            got = answer.data(db, frame, receptions, self._boards())
+        if got is None:
+            return
+        for command in got.changed:
+            if self.on_command_changed is not None:
                 self.on_command_changed(command)
-        if down is None:
+        if got.downlink is None:
             return
         self.count("downlinks")
-        rx = RxSettings(rx_delay_s=self.settings.rx_delay_s, rx1_dr_offset=self.settings.rx1_dr_offset,
-                        rx2_dr=self.settings.rx2_data_rate)  # fmt: skip
-        self._send(frame, down.phy, rx, receptions)
-
-    @staticmethod
-    def _status_applied(queue: CommandQueue, session: Node, frame: UplinkFrame) -> int | None:
-        """A status message confirms the command it names as applied (docs/payload-format.md, status)."""
-        _fcnt, fport, plain = open_uplink(frame.phy, session.nwk_skey, session.app_skey)
-        if fport != 2:
-            return None
-        return queue.note_status(session.name, decode_uplink(2, plain))
+        self._send(frame, got.downlink.phy, answer.data_windows(self.settings), receptions)
 
     def _send(self, frame: UplinkFrame, phy: bytes, rx: RxSettings, receptions: Sequence[Reception] = ()) -> None:
         # Only gateways this bridge can send through: the board on its serial port, Semtech ones by UDP.
