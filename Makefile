@@ -55,7 +55,8 @@ micropython32: $(STAMP)
 DEMO_HTTP ?= 127.0.0.1:8080
 demo: demo-system-deps $(STAMP)
 	rm -rf demo && mkdir -p demo
-	$(BIN)/akker sim --nodes 20 --days 7 --runtime micropython --seed 1 --db demo/farm.db --truth demo/truth.jsonl
+	$(BIN)/akker sim --nodes 20 --days 7 --runtime micropython --seed 1 --db demo/farm.db --truth demo/truth.jsonl \
+		--command 'sim-01@1d={"cmd": "set_interval", "seconds": 600}'
 	$(BIN)/akker dashboard --db demo/farm.db --http $(DEMO_HTTP)
 
 # make flash BOARD=heltec_v3 PORT=/dev/ttyUSB0 [FIRMWARE=file.bin]

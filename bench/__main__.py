@@ -309,9 +309,11 @@ def field_simulator(_msgs: dict[str, Message]) -> str:
     ] + [[f"{runtime}: wall seconds, delivery ratio", f"{wall:.1f}", f"{ratio:.1%}", ""]
          for runtime, (_nds, wall, ratio) in r.items()]  # fmt: skip
     notes = [
-        f"`akker sim --nodes {simulator.NODES} --days {simulator.DAYS:g}` whole: each node's firmware, sim board,",
-        "the channel, the gateway firmware under MicroPython behind a pty, the bridge and its store. The reference",
-        "is what finishes the run within the 2 minutes `make demo` may take.",
+        f"`akker sim --nodes {simulator.NODES} --days {simulator.DAYS:g}` whole. OTAA (the default): each node's",
+        "firmware in lockstep with the channel, the bridge's pipeline and its network answering every uplink",
+        "(one node runs at a time). ABP: nodes two at a time, then the channel, the gateway firmware under",
+        "MicroPython behind a pty, the bridge and its store. The reference is what finishes the run within the",
+        "2 minutes `make demo` may take.",
     ]
     return table_section("8. Field simulator", table(["measure", "value", "reference", "ratio"], rows), notes)
 

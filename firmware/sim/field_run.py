@@ -1,12 +1,18 @@
 """One node of the field simulator: the real firmware on the sim board, on a farm, with a battery.
 
-    micropython -m firmware.sim.field_run ROOT SEED NODE START_MS END_MS CHARGE DRIFT_PPM
+    micropython -m firmware.sim.field_run ROOT SEED NODE START_MS END_MS CHARGE DRIFT_PPM [--network]
 
 (`akker sim --runtime cpython` imports run() instead.) ROOT holds the node's
 config.json and flash. Prints one JSON line per event: "tx" for every frame
 the radio sent (virtual time, frequency, SF, time on air, PHYPayload), "sample"
 for the truth of every wake-up (what the sensors saw, the catches since the
 previous wake-up, the battery), and "end" with the energy totals.
+
+net (`akker sim` with OTAA nodes): a network in lockstep with the node
+(gateway/sim/network_air.py): net.start(board, farm) once, net.wake(t) before
+every wake-up and net.sent(record) after every transmission, where it may
+queue a downlink for the node's receive windows. Under MicroPython, --network
+makes it firmware/sim/stdio_net.py, which asks the host over stdin/stdout.
 """
 
 import json
@@ -29,7 +35,7 @@ def _probes(root):
     return len(sensors.get("soil_moisture", [])), sensors.get("soil_temp", 0), sensors.get("traps", 0)
 
 
-def run(root, seed, node, start_ms, end_ms, charge, out, drift_ppm=0):
+def run(root, seed, node, start_ms, end_ms, charge, out, drift_ppm=0, net=None):
     n_soil, n_temp, n_traps = _probes(root)
     battery = Battery(charge)
     field = FarmField(seed, node, battery)
@@ -52,14 +58,21 @@ def run(root, seed, node, start_ms, end_ms, charge, out, drift_ppm=0):
         tx[0] += record["airtime_us"]
         out({"kind": "tx", "node": node, "t_ms": farm(record["time_ms"]), "freq_khz": record["freq_khz"],
              "sf": record["sf"], "bw_khz": record["bw_khz"], "airtime_us": record["airtime_us"],
+             "tx_power_dbm": record.get("tx_power_dbm", 14),
              "phy": "".join("%02x" % b for b in record["payload"])})  # fmt: skip
+        if net:
+            net.sent(record)
 
     modem.on_send = sent
+    if net:
+        net.start(board, farm)
     last = 0
     awake_total = 0
     tx_total = 0
     while clock.time_ms() < end_ms:
         t = clock.time_ms()
+        if net:
+            net.wake(farm(t))
         board.sht_nack = field.fault(t, _SHT)
         board.absent_probes = (0,) if field.fault(t, _DS18B20) else ()
         temp, rh = field.air(t)
@@ -92,4 +105,9 @@ def _print(event):
 
 if __name__ == "__main__":
     a = sys.argv[1:]
-    run(a[0], int(a[1]), int(a[2]), int(a[3]), int(a[4]), float(a[5]), _print, int(a[6]))
+    net = None
+    if "--network" in a:
+        from .stdio_net import StdioNet
+
+        net = StdioNet()
+    run(a[0], int(a[1]), int(a[2]), int(a[3]), int(a[4]), float(a[5]), _print, int(a[6]), net)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from gateway import logs
@@ -12,7 +13,8 @@ from gateway.bridge.sinks.mqtt import MqttSink
 from gateway.bridge.wiring import VERSION_TEXT
 from gateway.sim.farm_nodes import HEAP
 from gateway.sim.results import summary_table
-from gateway.sim.runner import SimConfig, SimError, run
+from gateway.sim.runner import Command, SimConfig, SimError, run
+from payload_codec import CodecError, encode_downlink
 
 from .errors import CliError
 
@@ -33,6 +35,33 @@ def add_sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sf", type=int, default=9, help="spreading factor of the nodes and gateway boards (default 9)")
     p.add_argument("--mqtt", help="the bridge also publishes every record here: mqtt://[user:pass@]host:port")
     p.add_argument("--jsonl", type=Path, help="the bridge also appends every record to this file")
+    p.add_argument("--activation", choices=("otaa", "abp"), default="otaa",
+                   help="otaa (default): nodes join the bridge's network, listen, obey ADR and commands;"
+                        " abp: nodes that only send, heard by gateway boards")  # fmt: skip
+    p.add_argument("--command", dest="commands", action="append", type=sim_command, default=[],
+                   metavar="NAME@OFFSET=JSON",
+                   help="queue a command for node NAME at OFFSET (90m, 6h, 3600s, 2d) after the start, as"
+                        " akker nodes send does; repeatable")  # fmt: skip
+
+
+_UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def sim_command(text: str) -> Command:
+    """NAME@OFFSET=JSON, e.g. sim-01@6h={"cmd": "set_interval", "seconds": 600}."""
+    example = 'e.g. sim-01@6h=\'{"cmd": "set_interval", "seconds": 600}\''
+    name, at, rest = text.partition("@")
+    offset, eq, body = rest.partition("=")
+    if not (name and at and eq):
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME@OFFSET=JSON, {example}")
+    if len(offset) < 2 or offset[-1] not in _UNITS_MS or not offset[:-1].isdigit():
+        raise argparse.ArgumentTypeError(f"offset {offset!r}: give a whole number and s, m, h or d, {example}")
+    try:
+        command = json.loads(body)
+        encode_downlink(command)
+    except (ValueError, CodecError) as err:
+        raise argparse.ArgumentTypeError(f"{body!r} is not a command the nodes take ({err}), {example}") from None
+    return Command(name, int(offset[:-1]) * _UNITS_MS[offset[-1]], command)
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
@@ -58,6 +87,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
         sf=args.sf,
         sinks=tuple(sinks),
         heap=args.heap,
+        activation=args.activation,
+        commands=tuple(args.commands),
     )
     try:
         result = run(cfg)

@@ -42,10 +42,13 @@ CREATE TABLE IF NOT EXISTS adr_nodes (
     margin_db REAL NOT NULL,
     asked TEXT,
     ch_mask INTEGER NOT NULL DEFAULT 0,
-    refused TEXT
+    refused TEXT,
+    since_id INTEGER NOT NULL DEFAULT 0
 );
 """
-_ADDED_COLUMNS = {"ch_mask": "INTEGER NOT NULL DEFAULT 0", "refused": "TEXT"}  # since the first adr_nodes
+# Columns added since the first adr_nodes; since_id: the node's uplinks from before the settings in force
+# (records.id up to it) say nothing about its link now, and would make ADR lower the power again and again.
+_ADDED_COLUMNS = {"ch_mask": "INTEGER NOT NULL DEFAULT 0", "refused": "TEXT", "since_id": "INTEGER NOT NULL DEFAULT 0"}
 
 
 @dataclass(frozen=True)
@@ -114,9 +117,14 @@ class Adr:
         return Settings(int(got[0]), int(got[1]), int(got[2]), int(got[4])), asked, refused
 
     def history(self, node: str) -> tuple[float | None, float]:
-        """(best SNR, share of frames lost) over the node's last HISTORY stored uplinks; (None, 0) if too few."""
+        """(best SNR, share of frames lost) over the node's last HISTORY uplinks at the settings in force.
+
+        (None, 0) if too few.
+        """
+        got = self.db.execute("SELECT since_id FROM adr_nodes WHERE node = ?", (node,)).fetchone()
         rows = self.db.execute(
-            "SELECT fcnt, rx FROM records WHERE node = ? AND error IS NULL ORDER BY id DESC LIMIT ?", (node, HISTORY)
+            "SELECT fcnt, rx FROM records WHERE node = ? AND error IS NULL AND id > ? ORDER BY id DESC LIMIT ?",
+            (node, int(got[0]) if got else 0, HISTORY),
         ).fetchall()
         if len(rows) < MIN_HISTORY:
             return None, 0.0
@@ -154,6 +162,13 @@ class Adr:
         if asked is None or in_force is None:
             return
         self._save(node, asked if ack else in_force, None, None if ack else asked)
+        if ack:  # the answer rides on the first uplink at the new settings, stored just now: history starts there
+            with self.db:
+                self.db.execute(
+                    "UPDATE adr_nodes SET since_id = (SELECT COALESCE(MAX(id), 1) - 1 FROM records WHERE node = ?)"
+                    " WHERE node = ?",
+                    (node, node),
+                )
 
     def forget(self, node: str) -> None:
         """A new session (a join): the node starts again from its defaults, and so does its ADR."""
@@ -163,8 +178,10 @@ class Adr:
     def _save(self, node: str, in_force: Settings, asked: Settings | None, refused: Settings | None = None) -> None:
         with self.db:
             self.db.execute(
-                "INSERT OR REPLACE INTO adr_nodes (node, dr, tx_power, nb_trans, margin_db, asked, ch_mask, refused)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO adr_nodes (node, dr, tx_power, nb_trans, margin_db, asked, ch_mask, refused)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node) DO UPDATE SET dr = excluded.dr,"
+                " tx_power = excluded.tx_power, nb_trans = excluded.nb_trans, margin_db = excluded.margin_db,"
+                " asked = excluded.asked, ch_mask = excluded.ch_mask, refused = excluded.refused",
                 (node, in_force.dr, in_force.tx_power, in_force.nb_trans, self.margin_db,
                  json.dumps(asked.__dict__) if asked else None, in_force.ch_mask,
                  json.dumps(refused.__dict__) if refused else None),

@@ -8,8 +8,9 @@ both answer through here, then place what comes out in a receive window
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from gateway.bridge.frame import Reception, UplinkFrame
@@ -26,10 +27,16 @@ from .windows import RxSettings
 JOIN_ACCEPT_DELAY_S = 5  # JOIN_ACCEPT_DELAY1; RX2 a second later (TS001-1.0.4, RP002 EU868)
 
 
-def join(db: sqlite3.Connection, frame: UplinkFrame, settings: JoinSettings, boards: Collection[str]) -> Joined:
+def join(
+    db: sqlite3.Connection,
+    frame: UplinkFrame,
+    settings: JoinSettings,
+    boards: Collection[str],
+    draw: Callable[[int], int] = secrets.randbelow,
+) -> Joined:
     """The JoinAccept for a JoinRequest (JoinRefused when none), its extra channels only where gateways hear them."""
     everywhere = reach([frame.rx.as_json()], boards).channels_khz is None
-    return JoinServer(Registry(db), settings).answer(frame.phy, cflist=everywhere)
+    return JoinServer(Registry(db), settings, draw).answer(frame.phy, cflist=everywhere)
 
 
 def join_windows() -> RxSettings:
@@ -74,4 +81,4 @@ def _status_applied(queue: CommandQueue, session: Node, frame: UplinkFrame) -> i
     _fcnt, fport, plain = open_uplink(frame.phy, session.nwk_skey, session.app_skey)
     if fport != 2:
         return None
-    return queue.note_status(session.name, decode_uplink(2, plain))
+    return queue.note_status(session.name, decode_uplink(2, plain), frame.received_at)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gateway.bridge.registry import OtaaDevice, Registry
@@ -62,9 +63,12 @@ class Joined:
 
 
 class JoinServer:
-    def __init__(self, registry: Registry, settings: JoinSettings | None = None) -> None:
+    def __init__(
+        self, registry: Registry, settings: JoinSettings | None = None, draw: Callable[[int], int] = secrets.randbelow
+    ) -> None:
         self.registry = registry
         self.settings = settings or JoinSettings()
+        self.draw = draw  # n -> 0..n-1: DevAddrs at random; the simulator's own stream, so a seed gives one run
 
     def answer(self, phy: bytes, cflist: bool = True) -> Joined:
         """The JoinAccept for a JoinRequest, with the session stored; JoinRefused when it gets none.
@@ -122,7 +126,7 @@ class JoinServer:
     def _free_dev_addr(self) -> int:
         first, last = self.settings.dev_addr_range
         for _ in range(64):
-            dev_addr = first + secrets.randbelow(last - first + 1)
+            dev_addr = first + self.draw(last - first + 1)
             if self.registry.by_dev_addr(dev_addr) is None:
                 return dev_addr
         raise JoinRefused("no_dev_addr", f"no free DevAddr found in {first:08x}-{last:08x}: widen the range")

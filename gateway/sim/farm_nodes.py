@@ -17,14 +17,15 @@ from typing import Any, NamedTuple
 
 from gateway.bridge.registry import Registry, RegistryError, open_db
 from gateway.sim import micropython
-from gateway.workshop.provision import Identity, Radio, Sensors, node_config
+from gateway.workshop.provision import Identity, OtaaIdentity, Radio, Sensors, node_config
 
 from .errors import SimError
 
 CHANNEL_KHZ = 868_100  # a gateway board listens on one channel: its nodes use that one
 HEAP = "512k"  # the MicroPython runtime's heap per node: a board's, not the 64 KB test cap
 
-Provisioned = tuple[str, Identity, Path]  # a node's name, its identity, its flash (config.json)
+Provisioned = tuple[str, Identity | OtaaIdentity, Path]  # a node's name, its identity, its flash (config.json)
+SIM_JOIN_EUI = b"AKKERSIM"  # every simulated node's JoinEUI
 
 
 class NodeTask(NamedTuple):
@@ -50,23 +51,37 @@ def identity(seed: int, i: int) -> Identity:
     return Identity(0x00A00000 + (seed % 256) * 1024 + i, key("nwk"), key("app"))
 
 
-def provision(db_path: Path, work: Path, names: list[str], *, seed: int, sf: int, interval_s: int) -> list[Provisioned]:
-    """Each node into the registry, with its config.json in work/<name>; a name already there is a SimError."""
+def otaa_identity(seed: int, i: int) -> OtaaIdentity:
+    digest = hashlib.sha256(f"akker-sim:{seed}:{i}:otaa".encode()).digest()
+    return OtaaIdentity(digest[:8], SIM_JOIN_EUI, digest[8:24])
+
+
+def provision(
+    db_path: Path, work: Path, names: list[str], *, seed: int, sf: int, interval_s: int, otaa: bool = False
+) -> list[Provisioned]:
+    """Each node into the registry, with its config.json in work/<name>; a name already there is a SimError.
+
+    ABP nodes use the gateway boards' one channel; OTAA ones EU868's three default channels, and what the
+    network's JoinAccept adds (its gateways hear every channel).
+    """
     db = open_db(db_path)
     registry = Registry(db)
     out = []
     try:
         for i, name in enumerate(names):
-            if registry.by_name(name):
+            if registry.by_name(name) or registry.otaa_by_name(name):
                 raise SimError(f"{db_path} already has a node named {name}: give a new --db for each simulation")
-            ident = identity(seed, i)
+            ident: Identity | OtaaIdentity = otaa_identity(seed, i) if otaa else identity(seed, i)
             traps = 2 if i % 3 == 0 else 1
-            conf = node_config("sim", ident, Sensors(2, 2, "sht4x", traps, True), Radio((CHANNEL_KHZ,), sf),
-                               interval_s=interval_s)  # fmt: skip
+            radio = Radio(sf=sf) if otaa else Radio((CHANNEL_KHZ,), sf)
+            conf = node_config("sim", ident, Sensors(2, 2, "sht4x", traps, True), radio, interval_s=interval_s)
             root = work / name
             root.mkdir(parents=True)
             (root / "config.json").write_text(json.dumps(conf))
-            registry.add(name, ident.dev_addr, ident.nwk_skey, ident.app_skey, "sim")
+            if isinstance(ident, OtaaIdentity):
+                registry.add_otaa(name, ident.dev_eui, ident.join_eui, ident.app_key, "sim")
+            else:
+                registry.add(name, ident.dev_addr, ident.nwk_skey, ident.app_skey, "sim")
             out.append((name, ident, root))
     except RegistryError as err:
         raise SimError(str(err)) from None
@@ -101,11 +116,11 @@ def node_task(task: NodeTask) -> list[dict[str, Any]]:
     )
     result = subprocess.run(cmd, env=env, cwd=build, capture_output=True, text=True, timeout=3600)
     if result.returncode:
-        raise SimError(_failure(name, heap, result.stdout, result.stderr))
+        raise SimError(failure(name, heap, result.stdout, result.stderr))
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
-def _failure(name: str, heap: str, stdout: str, stderr: str) -> str:
+def failure(name: str, heap: str, stdout: str, stderr: str) -> str:
     """The node, what it was doing (the innermost frame of its traceback) and when (its last event)."""
     frames = [line.strip() for line in stderr.splitlines() if line.strip().startswith("File ")]
     where = f" {frames[-1].replace('File ', 'in ', 1)}" if frames else ""

@@ -63,6 +63,16 @@ def through_gateways(
             vb.stop()
 
 
+def deliver(db_path: Path, sinks: Sequence[Sink]) -> None:
+    """Every record the store holds for the sinks delivered (a bridge with no sources, until its outbox is empty)."""
+    bridge = Bridge(db_path, [], list(sinks))
+    try:
+        bridge.start()
+        _wait(lambda: not _backlog(bridge), 120, "the sinks did not take every record within 2 minutes")
+    finally:
+        bridge.stop()
+
+
 def _air_line(rx: channel.Reception) -> str:
     tx = rx.tx
     return json.dumps({"t_ms": tx.t_ms + tx.airtime_us // 1000, "freq_khz": tx.freq_khz, "sf": tx.sf,

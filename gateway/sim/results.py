@@ -16,6 +16,9 @@ class NodeResult:
     charge: float = 0.0
     days_left: float | None = None
     delivered: int = 0
+    joins: int = 0  # JoinRequests sent (OTAA)
+    downlinks: int = 0  # downlinks that reached it (OTAA)
+    final_sf: int | None = None  # of its last frame: where ADR left it
 
 
 @dataclass
@@ -26,6 +29,8 @@ class SimResult:
     wall_s: float
     node_days: float
     counters: dict[str, int] = field(default_factory=dict)
+    air: dict[str, int] = field(default_factory=dict)  # with the network: joins, downlinks, what was lost and why
+    notes: list[str] = field(default_factory=list)  # with the network: the commands' states, what ADR did
 
     @property
     def delivery_ratio(self) -> float:
@@ -34,11 +39,17 @@ class SimResult:
 
 
 def summary_table(result: SimResult, days: float) -> str:
+    network = bool(result.air)
     rows = [["node", "sent", "delivered", "lost", "airtime s/day", "battery V", "battery life, days"]]
+    if network:
+        rows[0][1:1] = ["joins", "downlinks", "SF"]
     for n in result.nodes:
         life = "-" if n.days_left is None else f"{n.days_left:.0f}"
-        rows.append([n.name, str(n.sent), str(n.delivered), str(n.sent - n.delivered),
-                     f"{n.airtime_ms / 1000 / days:.1f}", f"{n.battery_v:.2f}", life])  # fmt: skip
+        row = [n.name, str(n.sent), str(n.delivered), str(n.sent - n.delivered),
+               f"{n.airtime_ms / 1000 / days:.1f}", f"{n.battery_v:.2f}", life]  # fmt: skip
+        if network:
+            row[1:1] = [str(n.joins), str(n.downlinks), "-" if n.final_sf is None else f"SF{n.final_sf}"]
+        rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
              for r in rows]  # fmt: skip
@@ -50,4 +61,12 @@ def summary_table(result: SimResult, days: float) -> str:
         f" lost below sensitivity {result.lost['weak']}, collided {result.lost['collided']} (receptions);"
         f" {result.node_days / result.wall_s:.1f} node-days per second"
     )
+    if network:
+        a = result.air
+        lines.append(
+            f"network: {a.get('joins', 0)} joins, {a.get('downlinks', 0)} downlinks heard, {a.get('downlinks_lost', 0)}"
+            f" lost on the way, {a.get('downlink_no_window', 0)} with no window free; gateways transmitting missed"
+            f" {a.get('gateway_transmitting', 0)} receptions"
+        )
+        lines.extend(result.notes)
     return "\n".join(lines)

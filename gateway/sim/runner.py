@@ -14,6 +14,12 @@
 5. A summary per node (results.py), and with --truth every transmitted frame
    and every true sensor value as JSON Lines (truth.py).
 
+With OTAA nodes (the default) steps 2 to 4 run together instead: the nodes
+take turns in virtual time (lockstep.py), and the channel, the bridge's
+pipeline and its network answer each uplink while the node waits for its
+receive windows (network_air.py): joins, MAC commands, ADR, the commands of
+--command. --activation abp keeps the nodes deaf, as before.
+
 This module is the run itself: its settings, the order of those steps, and
 what it counts.
 """
@@ -32,17 +38,21 @@ from typing import Any
 
 from firmware.sim.energy import CAPACITY_MAH, Battery
 from gateway.bridge import store
+from gateway.bridge.registry import open_db
 from gateway.bridge.sinks import Sink
+from gateway.network.commands import CommandQueue
 from gateway.sim import channel
 from gateway.workshop import mpy_build
 
 from .errors import SimError
 from .farm_nodes import HEAP, NodeTask, Provisioned, node_task, provision
-from .gateway_boards import through_gateways
+from .gateway_boards import deliver, through_gateways
+from .network_air import Air, Command
+from .network_nodes import run_lockstep
 from .results import NodeResult, SimResult
-from .truth import write_truth
+from .truth import intact, write_truth
 
-__all__ = ["SimConfig", "SimError", "SimResult", "run"]  # the run's settings, what it raises and returns
+__all__ = ["Command", "SimConfig", "SimError", "SimResult", "run"]  # the run's settings, what it raises and returns
 
 DAY_MS = 86_400_000
 SF = 9  # the default; --sf sets the nodes' and the gateway boards' spreading factor
@@ -65,6 +75,8 @@ class SimConfig:
     sinks: tuple[Sink, ...] = ()
     workers: int = 2
     heap: str = HEAP  # each node's MicroPython heap (--runtime micropython)
+    activation: str = "otaa"  # or "abp": nodes that only send
+    commands: tuple[Command, ...] = ()  # queued for the nodes at their farm times (OTAA only)
 
 
 def run(cfg: SimConfig, progress: Callable[[str], None] = print) -> SimResult:
@@ -78,9 +90,12 @@ def run(cfg: SimConfig, progress: Callable[[str], None] = print) -> SimResult:
     with tempfile.TemporaryDirectory(prefix="akker-sim-") as tmp:
         work = Path(tmp)
         build = mpy_build.build(work / "build")
+        otaa = cfg.activation == "otaa"
         provisioned = provision(cfg.db, work / "nodes", [n.name for n in nodes],
-                                seed=cfg.seed, sf=cfg.sf, interval_s=cfg.interval_s)  # fmt: skip
+                                seed=cfg.seed, sf=cfg.sf, interval_s=cfg.interval_s, otaa=otaa)  # fmt: skip
         tasks = _node_tasks(cfg, provisioned, build, total_ms, rng)
+        if otaa:
+            return _run_with_network(cfg, provisioned, tasks, nodes, gws, rng, epoch, started, progress)
         progress(f"running {cfg.nodes} nodes for {cfg.days:g} days on {cfg.runtime} ...")
         with ProcessPoolExecutor(max_workers=cfg.workers) as pool:
             per_node = list(pool.map(node_task, tasks))
@@ -91,9 +106,70 @@ def run(cfg: SimConfig, progress: Callable[[str], None] = print) -> SimResult:
         through_gateways(cfg.db, cfg.sinks, cfg.sf, gws, heard, epoch, work, build)
         progress(f"  ... in {time.monotonic() - t_gw:.1f} s")
         if cfg.truth is not None:
-            write_truth(cfg.truth, provisioned, per_node, heard, epoch)
+            write_truth(cfg.truth, provisioned, per_node, intact(heard), epoch)
     counters = _count_delivered(cfg, results, tasks)
     return SimResult(results, len(heard), lost, time.monotonic() - started, cfg.nodes * cfg.days, counters)
+
+
+def _run_with_network(
+    cfg: SimConfig,
+    provisioned: list[Provisioned],
+    tasks: list[NodeTask],
+    nodes: list[channel.Site],
+    gws: list[channel.Site],
+    rng: random.Random,
+    epoch: datetime,
+    started: float,
+    progress: Callable[[str], None],
+) -> SimResult:
+    progress(f"running {cfg.nodes} OTAA nodes for {cfg.days:g} days on {cfg.runtime}, with the network answering ...")
+    air = Air(nodes, gws, rng, epoch, cfg.db, [s.name for s in cfg.sinks], cfg.commands)
+    try:
+        per_node = run_lockstep(air, tasks)
+    finally:
+        air.close()
+    txs, results = _tally(provisioned, per_node)
+    for r, events in zip(results, per_node, strict=True):
+        r.downlinks = sum(1 for e in air.events if e["node"] == r.name and e["heard"])
+        r.final_sf = next((e["sf"] for e in reversed(events) if e["kind"] == "tx"), None)
+    _joined(cfg.db, results)
+    notes = _command_states(cfg.db, cfg.commands)
+    moved = sum(1 for r in results if r.final_sf is not None and r.final_sf < cfg.sf)
+    notes.append(f"ADR: {moved} of {len(results)} nodes moved from SF{cfg.sf} to a faster data rate")
+    if cfg.sinks:
+        deliver(cfg.db, cfg.sinks)
+    if cfg.truth is not None:
+        write_truth(cfg.truth, provisioned, per_node, air.intact, epoch, air.events)
+    counters = _count_delivered(cfg, results, tasks)
+    lost = {"weak": air.counts.get("weak", 0), "collided": air.counts.get("collided", 0)}
+    heard = sum(1 for tx in txs if (tx.node, tx.t_ms) in air.intact)
+    wall_s = time.monotonic() - started
+    return SimResult(results, heard, lost, wall_s, cfg.nodes * cfg.days, counters, air.counts, notes)
+
+
+def _command_states(db_path: Path, commands: tuple[Command, ...]) -> list[str]:
+    """Where each --command ended: queued, sent, applied (the node's status named it) or expired."""
+    db = open_db(db_path)
+    try:
+        queue = CommandQueue(db)
+        out = []
+        for node in sorted({c.node for c in commands}):
+            for c in queue.for_node(node):
+                out.append(f"command {c.id} for {node} {c.command}: {c.state} (last change {c.updated_at})")
+        return out
+    finally:
+        db.close()
+
+
+def _joined(db_path: Path, results: list[NodeResult]) -> None:
+    """Each OTAA node's DevAddr from its session, 0 if it never joined."""
+    db = store.connect_readonly(db_path)
+    try:
+        for r in results:
+            row = db.execute("SELECT dev_addr FROM nodes WHERE name = ?", (r.name,)).fetchone()
+            r.dev_addr = int(row[0]) if row and row[0] is not None else 0
+    finally:
+        db.close()
 
 
 def _check(cfg: SimConfig) -> None:
@@ -105,8 +181,18 @@ def _check(cfg: SimConfig) -> None:
         raise SimError("--heap sizes MicroPython's heap: give --runtime micropython too")
     if not (cfg.heap[:-1].isdigit() and cfg.heap[-1] in "km" and int(cfg.heap[:-1]) > 0):
         raise SimError(f"--heap {cfg.heap!r}: give a size such as 64k or 1m")
+    if cfg.activation not in ("otaa", "abp"):
+        raise SimError(f"--activation {cfg.activation!r}: use otaa or abp")
+    if cfg.commands and cfg.activation != "otaa":
+        raise SimError("--command needs nodes that listen: leave out --activation abp")
     if not 1 <= cfg.nodes <= 500 or not 0 < cfg.days <= 365:
         raise SimError("--nodes must be 1..500 and --days more than 0 and at most 365")
+    names = {f"sim-{i + 1:02d}" for i in range(cfg.nodes)}  # as channel.place names them
+    for c in cfg.commands:
+        if c.node not in names:
+            raise SimError(f"--command {c.node}: the farm's nodes are sim-01 to sim-{cfg.nodes:02d}")
+        if c.at_ms >= cfg.days * DAY_MS:
+            raise SimError(f"--command {c.node}@{c.at_ms // 1000}s: after the simulation's end, give a smaller offset")
 
 
 def _node_tasks(
@@ -129,13 +215,16 @@ def _tally(
     txs = []
     results = []
     for (name, ident, _root), events in zip(provisioned, per_node, strict=True):
-        r = NodeResult(name, ident.dev_addr)
+        r = NodeResult(name, getattr(ident, "dev_addr", 0))
         for e in events:
             e["node"] = name
             if e["kind"] == "tx":
                 txs.append(channel.Transmission(name, e["t_ms"], e["airtime_us"], e["freq_khz"], e["sf"],
                                                 e["bw_khz"], e["phy"]))  # fmt: skip
-                r.sent += 1
+                if e["phy"][:2] == "00":  # a JoinRequest: it carries no data, so it is not "sent"
+                    r.joins += 1
+                else:
+                    r.sent += 1
                 r.airtime_ms += e["airtime_us"] // 1000
             elif e["kind"] == "end":
                 r.used_mah, r.battery_v, r.charge = e["used_mah"], e["battery_v"], e["charge"]

@@ -21,19 +21,29 @@ def _iso(epoch: datetime, t_ms: int) -> str:
     return (epoch + timedelta(milliseconds=t_ms)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def intact(heard: list[channel.Reception]) -> set[tuple[str, int]]:
+    """(node, t_ms) of every frame some gateway received without a CRC error."""
+    return {(rx.tx.node, rx.tx.t_ms) for rx in heard if not rx.crc_error}
+
+
 def write_truth(
     path: Path,
     provisioned: list[Provisioned],
     per_node: list[list[dict[str, Any]]],
-    heard: list[channel.Reception],
+    heard: set[tuple[str, int]],
     epoch: datetime,
+    downlinks: list[dict[str, Any]] | None = None,
 ) -> None:
-    intact = {(rx.tx.node, rx.tx.t_ms) for rx in heard if not rx.crc_error}
+    """Each node's events, uplinks with "dir": "up" and whether heard; then the downlinks, in time order."""
     with path.open("w") as f:
         for (name, ident, _root), events in zip(provisioned, per_node, strict=True):
             for e in events:
                 e = dict(e, node=name, time=_iso(epoch, e["t_ms"]))
                 if e["kind"] == "tx":
-                    e["dev_addr"] = f"{ident.dev_addr:08x}"
-                    e["heard"] = (name, e["t_ms"]) in intact
+                    e["dir"] = "up"
+                    if hasattr(ident, "dev_addr"):
+                        e["dev_addr"] = f"{ident.dev_addr:08x}"
+                    e["heard"] = (name, e["t_ms"]) in heard
                 f.write(json.dumps(e) + "\n")
+        for d in sorted(downlinks or [], key=lambda d: (d["t_ms"], d["node"])):
+            f.write(json.dumps(dict(d, time=_iso(epoch, d["t_ms"]))) + "\n")

@@ -1,4 +1,8 @@
-"""`akker sim` end to end: the ground truth matches the store, on both runtimes, and the farm's physics hold."""
+"""`akker sim --activation abp` end to end: the truth matches the store, on both runtimes, and the physics hold.
+
+ABP nodes only send, and the gateway boards (the gateway firmware under MicroPython behind a pty) and the
+bridge over serial store what they hear. OTAA nodes against the network: tests/sim/test_sim_network.py.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ TOLERANCE = {"soil_moisture_pct": 0.051, "soil_temp_c": 0.05 + 0.0625, "air_temp
 def sim(tmp: Path, runtime: str, nodes: int = 3, days: str = "1", seed: str = "3") -> tuple[Path, Path, str]:
     db, truth = tmp / f"{runtime}.db", tmp / f"{runtime}.jsonl"
     args = ["sim", "--nodes", str(nodes), "--days", days, "--runtime", runtime, "--seed", seed, "--db", str(db),
-            "--truth", str(truth), "--jsonl", str(tmp / f"{runtime}.records.jsonl")]  # fmt: skip
+            "--truth", str(truth), "--jsonl", str(tmp / f"{runtime}.records.jsonl"), "--activation", "abp"]  # fmt: skip
     out = subprocess.run([AKKER, *args], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     return db, truth, out.stdout
