@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from gateway.bridge import store
 from gateway.bridge.frame import Reception, UplinkFrame
 from gateway.bridge.pipeline import Pipeline
 from gateway.bridge.registry import Registry, open_db
@@ -137,3 +139,33 @@ def test_a_farm_database_from_before_the_channel_mask_is_brought_up_to_date(tmp_
     db.execute("INSERT INTO adr_nodes VALUES ('east-1', 3, 1, 1, 10.0, NULL)")
     db.commit()
     assert Adr(db).state("east-1") == (Settings(3, 1, 1, 0), None)
+
+
+def test_only_uplinks_at_the_settings_in_force_count(tmp_path: Path) -> None:
+    # Seen in the simulated farm: with the strong frames sent before a power cut still in its history, ADR
+    # cut the power again and again until half the node's frames were lost.
+    db = store.connect(tmp_path / "farm.db")
+    fcnt = iter(range(1000))
+
+    def uplink(snr: float) -> None:
+        n = next(fcnt)
+        rx = json.dumps([{"gateway": "gw", "snr": snr, "rssi": -100, "frequency": 868_100_000, "sf": 7}])
+        with db:
+            db.execute(
+                "INSERT INTO records (dev_addr, fcnt, node, phy, received_at, rx) VALUES (1, ?, 'east-1', ?, '', ?)",
+                (n, bytes([n % 256, n // 256]), rx),
+            )
+
+    adr = Adr(db)
+    for _ in range(6):
+        uplink(12.5)
+    assert parse(adr.request("east-1", 5)[0:5], False)[0][1]["tx_power"] == 3  # 10 dB spare at SF7: 3 steps down
+    uplink(-4.0)  # the first frame at the lower power carries the LinkADRAns
+    adr.answered("east-1", True)
+    assert adr.history("east-1") == (None, 0.0)  # the strong frames are history
+    for _ in range(3):
+        uplink(-4.0)
+    best, _lost = adr.history("east-1")
+    assert best == -4.0
+    fields = parse(adr.request("east-1", 5)[0:5], False)[0][1]
+    assert fields["tx_power"] == 0  # 6.5 dB short of the margin now: back to full power
