@@ -29,6 +29,7 @@ from datetime import datetime
 
 from gateway.bridge import derive, store, uplink
 from gateway.bridge.frame import UplinkFrame, add_reception, iso_utc
+from gateway.bridge.gateways import GatewayNotes
 from gateway.bridge.log_limit import LogLimit
 from gateway.bridge.registry import Node, Registry
 from gateway.bridge.uplink import Refused
@@ -50,6 +51,7 @@ class Stages:
         self._recent: OrderedDict[bytes, tuple[int, datetime]] = OrderedDict()  # committed frames only
         self._uncommitted: dict[bytes, tuple[int, datetime]] = {}  # this transaction's, until it commits
         self._writer: store.Writer | None = None
+        self.gateways = GatewayNotes()
 
     def load_nodes(self, w: store.Writer) -> None:
         self._writer = w
@@ -62,12 +64,14 @@ class Stages:
         return [self._one_in_savepoint(w, frame) for frame in frames]
 
     def committed(self) -> None:
+        self.gateways.committed()
         self._recent.update(self._uncommitted)
         self._uncommitted = {}
         while len(self._recent) > _RECENT:
             self._recent.popitem(last=False)
 
     def aborted(self) -> None:
+        self.gateways.aborted()
         self._uncommitted = {}  # it names records that were just rolled back
 
     def _one_in_savepoint(self, w: store.Writer, frame: UplinkFrame) -> str:
@@ -138,6 +142,7 @@ class Stages:
         try:
             if not frame.rx.crc_ok:
                 raise Refused(uplink.BAD_CRC, "the radio's CRC failed")
+            self.gateways.note(w.db, frame)  # what each gateway listens on, for the network and provisioning
             if len(frame.phy) == 23 and frame.phy[0] == 0x00:  # MHDR 0x00, 23 bytes: a JoinRequest
                 return uplink.JOIN_REQUEST
             if self._merge_duplicate(w, frame):

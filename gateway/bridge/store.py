@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.bridge import gateways
 from gateway.bridge.registry import open_db
 
 _SCHEMA = """
@@ -116,7 +117,7 @@ def connect(path: Path) -> sqlite3.Connection:
     One thread uses it at a time; it may be opened by another (a worker's, before it starts).
     """
     db = open_db(path, check_same_thread=False)
-    db.executescript(_SCHEMA)
+    db.executescript(_SCHEMA + gateways.SCHEMA)
     db.isolation_level = None  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
     db.execute("PRAGMA synchronous=FULL")
     db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

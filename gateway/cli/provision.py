@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 from datetime import date
 from pathlib import Path
 
+from gateway.bridge import gateways
 from gateway.bridge.registry import NODE_NAME_RULE, Registry, RegistryError, open_db, valid_node_name
 from gateway.workshop.provision import (
     DEFAULT_RANGE,
@@ -26,6 +28,9 @@ from gateway.workshop.provision import (
 )
 
 from .errors import CliError
+
+DEFAULT_CHANNELS = "868100,868300,868500"  # EU868's three default channels
+DEFAULT_SF = 9
 
 
 def add_provision_args(p: argparse.ArgumentParser) -> None:
@@ -51,8 +56,9 @@ def add_provision_args(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("sending")
     r.add_argument("--interval", type=int, default=900, metavar="S", help="seconds between samples (default 900)")
     r.add_argument("--samples-per-uplink", type=int, default=1, metavar="N", help="samples batched per frame")
-    r.add_argument("--sf", type=int, default=9, help="spreading factor 7..12 (default 9)")
-    r.add_argument("--channels", default="868100,868300,868500", help="frequencies in kHz, comma-separated")
+    r.add_argument("--sf", type=int, help="spreading factor 7..12 (default: the farm's gateway board's, else 9)")
+    r.add_argument("--channels", help="frequencies in kHz, comma-separated (default: what the farm's gateway boards"
+                   " listen on, else 868100,868300,868500)")  # fmt: skip
     r.add_argument("--tx-power", type=int, default=14, metavar="DBM", help="transmit power (default 14 dBm)")
 
 
@@ -61,6 +67,36 @@ def _channels(text: str) -> tuple[int, ...]:
         return tuple(int(c) for c in text.split(","))
     except ValueError:
         raise CliError(f"--channels {text!r}: list frequencies in kHz, e.g. 868100,868300,868500") from None
+
+
+def _radio(args: argparse.Namespace, db: sqlite3.Connection) -> tuple[Radio, str]:
+    """The node's radio, and a line saying where it came from.
+
+    A farm whose only gateways are gateway boards (one channel, one SF each) hears a node only there; with
+    a concentrator (Semtech UDP) in reach the defaults do, and the network's ADR and channel mask tune them.
+    """
+    heard = gateways.known(db)
+    boards = [g for g in heard if g.kind == gateways.BOARD and g.freq_khz and g.sf]
+    only_boards = bool(heard) and len(boards) == len(heard)
+    if args.channels:
+        channels = _channels(args.channels)
+    elif only_boards:
+        channels = tuple(sorted({int(g.freq_khz or 0) for g in boards}))
+    else:
+        channels = _channels(DEFAULT_CHANNELS)
+    sf = args.sf or (int(boards[0].sf or DEFAULT_SF) if only_boards else DEFAULT_SF)
+    radio = Radio(channels, sf, 125, args.tx_power)
+    if only_boards:
+        why = "the farm's gateway boards listen on " + ", ".join(
+            f"{g.freq_khz / 1000:g} MHz SF{g.sf} ({g.id})"
+            for g in boards  # type: ignore[operator]
+        )
+    elif heard:
+        why = "the farm has a gateway that hears every channel; once joined, the network's ADR tunes the node"
+    else:
+        why = f"no gateway has reported to {args.db} yet; for a gateway board give its channel and SF"
+    listed = ", ".join(f"{c / 1000:g}" for c in radio.channels_khz)
+    return radio, f"radio: {listed} MHz at SF{radio.sf} ({why})"
 
 
 def _identity(args: argparse.Namespace, registry: Registry) -> Identity | OtaaIdentity:
@@ -86,9 +122,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
     if target.exists():
         raise CliError(f"{target} exists: that node is provisioned already; remove it or give another --out")
     sensors = Sensors(args.soil, args.soil_temp, args.air, args.traps, not args.no_battery)
-    radio = Radio(_channels(args.channels), args.sf, 125, args.tx_power)
     try:
         db = open_db(args.db)
+        radio, radio_note = _radio(args, db)
         registry = Registry(db)
         if registry.by_name(args.name) or registry.otaa_by_name(args.name):
             raise CliError(f"a node named {args.name!r} is registered already: pick another name")
@@ -121,5 +157,6 @@ def cmd_provision(args: argparse.Namespace) -> int:
     else:
         who = f"DevAddr {identity.dev_addr:08x}"
     print(f"provisioned {args.name}: {who}, {args.board}, {describe(sensors)} -> {target}")
+    print(radio_note)
     print(text, end="")
     return 0

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from gateway.bridge import uplink
 from gateway.bridge.frame import Reception, UplinkFrame
+from gateway.bridge.gateways import board_ids
 from gateway.bridge.registry import open_db
 from gateway.bridge.sources.semtech_udp import SemtechUdpSource
 from gateway.bridge.sources.serial_board import SerialBoardSource
@@ -116,8 +117,9 @@ class NetworkService:
             self._db = open_db(self.db_path, check_same_thread=False)
         return self._db
 
-    def _boards(self) -> tuple[str, ...]:
-        return (self.board.gateway,) if self.board is not None else ()
+    def _boards(self, db: sqlite3.Connection) -> set[str]:
+        """The gateway boards: this bridge's own, and every one the pipeline has noted (gateway/bridge/gateways.py)."""
+        return board_ids(db) | ({self.board.gateway} if self.board is not None else set())
 
     def _now_ms(self) -> int:
         return self._clock_ms() if self._clock_ms is not None else int(time.time() * 1000)
@@ -125,7 +127,8 @@ class NetworkService:
     def _join(self, frame: UplinkFrame) -> None:
         with self._lock:
             try:
-                joined = answer.join(self._connect(), frame, self.settings, self._boards())
+                db = self._connect()
+                joined = answer.join(db, frame, self.settings, self._boards(db))
             except JoinRefused as err:
                 self.count(f"join_refused_{err.reason}")
                 log.info("join_refused reason=%s detail=%r", err.reason, str(err))
@@ -142,7 +145,7 @@ class NetworkService:
                 return
             db = self._connect()
             receptions = _receptions(db, frame)
-            got = answer.data(db, frame, receptions, self._boards())
+            got = answer.data(db, frame, receptions, self._boards(db))
         if got is None:
             return
         for command in got.changed:

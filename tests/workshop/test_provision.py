@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,35 @@ def test_ranges() -> None:
     assert parse_range("00000001-01ffffff") == (1, 0x01FFFFFF)
     with pytest.raises(ProvisionError, match="empty"):
         parse_range("00000010-00000001")
+
+
+def _heard(db_path: Path, gateway: str, source: str, freq_hz: int, sf: int) -> None:
+    """A JoinRequest-shaped frame from the gateway, through the bridge's pipeline, which notes the gateway."""
+    rx = Reception(gateway, -90.0, 5.0, freq_hz, sf, 125)
+    frame = UplinkFrame(b"\x00" + bytes(22), rx, source, datetime.now(timezone.utc))
+    assert Pipeline(db_path, []).process([frame]) == ["join_request"]
+
+
+def test_a_node_is_set_to_what_the_farms_gateway_board_listens_on(tmp_path: Path) -> None:
+    db_path = tmp_path / "farm.db"
+    none_yet = provision(tmp_path, "first", "--board", "sim")
+    assert none_yet.returncode == 0, none_yet.stderr
+    assert "no gateway has reported" in none_yet.stdout
+    cfg = json.loads((tmp_path / "nodes" / "first" / "config.json").read_text())
+    assert (cfg["radio"]["channels_khz"], cfg["radio"]["sf"]) == ([868100, 868300, 868500], 9)
+
+    _heard(db_path, "board:heltec-1", "serial", 868_300_000, 10)
+    out = provision(tmp_path, "second", "--board", "sim")
+    assert out.returncode == 0, out.stderr
+    cfg = json.loads((tmp_path / "nodes" / "second" / "config.json").read_text())
+    assert (cfg["radio"]["channels_khz"], cfg["radio"]["sf"]) == ([868300], 10)
+    assert "868.3 MHz SF10 (board:heltec-1)" in out.stdout
+    chosen = provision(tmp_path, "third", "--board", "sim", "--sf", "8")  # what the technician says wins
+    cfg = json.loads((tmp_path / "nodes" / "third" / "config.json").read_text())
+    assert chosen.returncode == 0 and (cfg["radio"]["channels_khz"], cfg["radio"]["sf"]) == ([868300], 8)
+
+    _heard(db_path, "aa555a0000000001", "udp", 867_500_000, 7)  # an 8-channel gateway joins the farm
+    out = provision(tmp_path, "fourth", "--board", "sim")
+    cfg = json.loads((tmp_path / "nodes" / "fourth" / "config.json").read_text())
+    assert out.returncode == 0 and (cfg["radio"]["channels_khz"], cfg["radio"]["sf"]) == ([868100, 868300, 868500], 9)
+    assert "hears every channel" in out.stdout

@@ -1,0 +1,86 @@
+"""The farm's gateways as the bridge hears them: what kind each one is, and what it listens on.
+
+A gateway board (the serial source) is a node's radio: it listens on one
+channel at one spreading factor, the ones its frames carry. A Semtech UDP
+gateway is a concentrator that hears the whole EU868 plan. The pipeline notes
+each gateway from its intact frames (stages.py); the network keeps every node
+where its gateways listen (gateway/network/reach.py), and `akker provision`
+sets a new node to what the farm's gateway boards listen on.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from gateway.bridge.frame import UplinkFrame, iso_utc
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS gateways (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    freq_khz INTEGER,
+    sf INTEGER,
+    seen_at TEXT NOT NULL
+);
+"""
+BOARD = "board"  # one channel, one SF: freq_khz and sf say which
+CONCENTRATOR = "concentrator"  # the whole plan: freq_khz and sf are NULL
+_REFRESH = timedelta(minutes=10)  # seen_at is rewritten this often, not at every frame
+
+
+@dataclass(frozen=True)
+class Gateway:
+    id: str
+    kind: str
+    freq_khz: int | None
+    sf: int | None
+    seen_at: str
+
+
+def _what(frame: UplinkFrame) -> tuple[str, int | None, int | None]:
+    if frame.source == "serial":
+        return BOARD, frame.rx.freq_hz // 1000, frame.rx.sf
+    return CONCENTRATOR, None, None
+
+
+class GatewayNotes:
+    """Writes a gateway's row when it is new, changed or not written for a while: in the pipeline's transaction."""
+
+    def __init__(self) -> None:
+        self._written: dict[str, tuple[tuple[str, int | None, int | None], datetime]] = {}  # committed only
+        self._pending: dict[str, tuple[tuple[str, int | None, int | None], datetime]] = {}
+
+    def note(self, db: sqlite3.Connection, frame: UplinkFrame) -> None:
+        gw = frame.rx.gateway
+        what = _what(frame)
+        last = self._pending.get(gw) or self._written.get(gw)
+        if last is not None and last[0] == what and frame.received_at - last[1] < _REFRESH:
+            return
+        db.execute(
+            "INSERT INTO gateways (id, kind, freq_khz, sf, seen_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE"
+            " SET kind = excluded.kind, freq_khz = excluded.freq_khz, sf = excluded.sf, seen_at = excluded.seen_at",
+            (gw, *what, iso_utc(frame.received_at)),
+        )
+        self._pending[gw] = (what, frame.received_at)
+
+    def committed(self) -> None:
+        self._written.update(self._pending)
+        self._pending = {}
+
+    def aborted(self) -> None:
+        self._pending = {}
+
+
+def known(db: sqlite3.Connection) -> list[Gateway]:
+    """Every gateway the bridge has heard from, most recently seen first; none before the bridge first ran."""
+    try:
+        rows = db.execute("SELECT id, kind, freq_khz, sf, seen_at FROM gateways ORDER BY seen_at DESC").fetchall()
+    except sqlite3.OperationalError:  # no such table: a database the bridge never ran on
+        return []
+    return [Gateway(*row) for row in rows]
+
+
+def board_ids(db: sqlite3.Connection) -> set[str]:
+    return {g.id for g in known(db) if g.kind == BOARD}
