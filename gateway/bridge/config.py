@@ -52,7 +52,13 @@ FIELDS: tuple[Field, ...] = (
     Field("alerts", Path, None, "alert rules per field (TOML, docs/dashboard.md) for the dashboard and MQTT"),
     Field("alerts_every_s", int, 60, "evaluate the alerts this often and publish changes on MQTT"),
     Field("dedup_window_ms", int, 2000, "receptions of one frame within this many ms merge into one record"),
-    Field("network", bool, False, "also answer the nodes through the gateways: joins, commands, ADR (docs/network.md)"),
+    Field(
+        "network",
+        bool,
+        True,
+        "answer the nodes through the gateways: joins, commands, ADR (docs/network.md);"
+        " --no-network (network = false) only listens",
+    ),
     Field("log_level", str, "info", "debug, info, warning or error"),
     Field("log_format", str, "text", "text (key=value) or json (one object per line)"),
 )
@@ -88,7 +94,7 @@ class BridgeConfig:
     alerts: Path | None = None
     alerts_every_s: int = 60
     dedup_window_ms: int = 2000
-    network: bool = False
+    network: bool = True
     log_level: str = "info"
     log_format: str = "text"
 
@@ -141,7 +147,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         if not f.flag:
             continue
         flag = "--" + f.name.replace("_", "-")
-        if f.kind is bool:
+        if f.kind is bool and f.default:  # on unless turned off: --no-NAME too
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f.help)
+        elif f.kind is bool:
             p.add_argument(flag, action="store_true", default=None, help=f.help)
         else:
             metavar = {Path: "PATH", int: "N", float: "X"}.get(f.kind, "VALUE")

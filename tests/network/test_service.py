@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,11 +21,15 @@ from gateway.bridge.registry import Registry, open_db
 from gateway.bridge.sources.semtech_udp import SemtechUdpSource
 from gateway.network.commands import CommandQueue
 from gateway.network.service import NetworkService
+from gateway.sim.forwarder import udp_free_port
 from gateway.sim.nodes import APP_KEY, DEV_EUI, JOIN_EUI
 from payload_codec import encode_uplink
 from payload_codec.lorawan import build_uplink, open_downlink
 from payload_codec.lorawan_join import build_join_request, open_join_accept
 from tests.bridge.semtech_kit import pull, push, rxpk
+from tests.processes import wait_for_log
+
+AKKER = str(Path(sys.executable).parent / "akker")
 
 
 class Forwarder:
@@ -145,3 +151,37 @@ def test_the_gateway_that_heard_the_uplink_best_sends_the_downlink(bridge: tuple
         assert txpk["tmst"] == 21_000_000  # RX1 on the far gateway's own counter
     finally:
         far.sock.close()
+
+
+@pytest.mark.parametrize("flags", [(), ("--no-network",)])
+def test_akker_gateway_run_answers_joins_unless_told_not_to(tmp_path: Path, flags: tuple[str, ...]) -> None:
+    # As a farm starts it: `akker provision` makes OTAA nodes, so the bridge answers them unless --no-network.
+    db = tmp_path / "farm.db"
+    Registry(open_db(db)).add_otaa("east-1", DEV_EUI, JOIN_EUI, APP_KEY, "sim")
+    port = udp_free_port()
+    log = tmp_path / "bridge.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([AKKER, "gateway", "run", "--db", str(db), "--udp", f"127.0.0.1:{port}", *flags],
+                                stdout=out, stderr=out)  # fmt: skip
+    forwarder = Forwarder(("127.0.0.1", port))
+    try:
+        wait_for_log(log, " running ", proc)
+        assert "no nodes registered" not in log.read_text() and " nodes=1" in log.read_text()  # not joined yet
+        forwarder.send(pull(0x0001))
+        forwarder.recv_kind(0x04)
+        forwarder.send(push({"rxpk": [rxpk(build_join_request(JOIN_EUI, DEV_EUI, 1, APP_KEY), tmst=10)]}))
+        if flags:
+            forwarder.recv_kind(0x01)  # PUSH_ACK: stored and committed (a PULL_RESP would come before it)
+            forwarder.sock.settimeout(2.0)
+            with pytest.raises(TimeoutError):
+                forwarder.recv_kind(0x03)
+            assert Registry(open_db(db)).by_name("east-1") is None  # no session: nobody answered
+        else:
+            txpk = json.loads(forwarder.recv_kind(0x03)[4:])["txpk"]
+            accept = open_join_accept(base64.b64decode(txpk["data"]), APP_KEY, 1)
+            assert txpk["tmst"] == 5_000_010 and Registry(open_db(db)).by_name("east-1") is not None
+            assert accept["dev_addr"] == Registry(open_db(db)).by_name("east-1").dev_addr  # type: ignore[union-attr]
+    finally:
+        forwarder.sock.close()
+        proc.terminate()
+        proc.wait(30)
