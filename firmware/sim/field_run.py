@@ -58,7 +58,7 @@ def run(root, seed, node, start_ms, end_ms, charge, out, drift_ppm=0, net=None):
         tx[0] += record["airtime_us"]
         out({"kind": "tx", "node": node, "t_ms": farm(record["time_ms"]), "freq_khz": record["freq_khz"],
              "sf": record["sf"], "bw_khz": record["bw_khz"], "airtime_us": record["airtime_us"],
-             "tx_power_dbm": record.get("tx_power_dbm", 14),
+             "tx_power_dbm": modem.cfg.get("output_power", 14),
              "phy": "".join("%02x" % b for b in record["payload"])})  # fmt: skip
         if net:
             net.sent(record)

@@ -65,7 +65,6 @@ class SimModem:
             "bw_khz": int(self.cfg.get("bw", "125")),
             "payload": bytes(packet),
             "airtime_us": airtime,
-            "tx_power_dbm": self.cfg.get("output_power", 14),
         }
         if self.keep_sent:
             self.sent.append(record)

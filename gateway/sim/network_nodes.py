@@ -41,8 +41,9 @@ class NodeLink:
 
     def sent(self, record: dict[str, Any]) -> None:
         phy = bytes(record["payload"])
+        power = self.board.modem().cfg.get("output_power", 14)  # still the transmission's settings
         got = exchange(self.air, self.i, self.name, self.farm(record["time_ms"]), record["airtime_us"],
-                       record["freq_khz"], record["sf"], record.get("tx_power_dbm", 14), phy)  # fmt: skip
+                       record["freq_khz"], record["sf"], power, phy)  # fmt: skip
         if got is not None:  # on the node's clock: its awake clock is a crystal's, exact over a window's seconds
             node_end = record["time_ms"] + math.ceil(record["airtime_us"] / 1000)
             self.board.modem().downlinks.append(dict(got, t_ms=node_end + got.pop("after_ms")))
