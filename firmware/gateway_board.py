@@ -214,7 +214,7 @@ class Gateway:
 
     def _command(self, ftype, seq, body):
         if ftype == serial_link.PING:
-            self._send(serial_link.PONG, serial_link.encode_pong(VERSION, self.board.id))
+            self._send(serial_link.PONG, serial_link.encode_pong(VERSION, self.board.id, self.radio))
         elif ftype == serial_link.CONFIGURE:
             self._send(serial_link.ACK, serial_link.encode_ack(seq, self._configure(body)))
         elif ftype == serial_link.TRANSMIT:

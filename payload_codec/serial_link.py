@@ -223,15 +223,25 @@ def decode_transmit(body):
     return {"at_ticks_ms": at, "freq_khz": freq, "sf": sf, "bw_khz": bw, "tx_power_dbm": power, "phy": bytes(body[n:])}
 
 
-def encode_pong(version, board):
+def encode_pong(version, board, radio=None):
+    """radio: what a gateway board listens on ({freq_khz, sf, bw_khz}), or None before it listens."""
     raw = board.encode()
-    return bytes((version[0], version[1], version[2], len(raw))) + raw
+    body = bytes((version[0], version[1], version[2], len(raw))) + raw
+    if radio:
+        body += struct.pack(">IBH", radio["freq_khz"], radio["sf"], radio["bw_khz"])
+    return body
 
 
 def decode_pong(body):
-    if len(body) < 4 or len(body) != 4 + body[3]:
+    """{"firmware", "board", "radio"}; radio None when the board sent none (older firmware, not listening)."""
+    if len(body) < 4 or len(body) not in (4 + body[3], 4 + body[3] + 7):
         raise LinkError("PONG body of %d bytes does not match its board id length" % len(body))
-    return {"firmware": [body[0], body[1], body[2]], "board": bytes(body[4:]).decode()}
+    end = 4 + body[3]
+    radio = None
+    if len(body) > end:
+        freq_khz, sf, bw_khz = struct.unpack(">IBH", bytes(body[end:]))
+        radio = {"freq_khz": freq_khz, "sf": sf, "bw_khz": bw_khz}
+    return {"firmware": [body[0], body[1], body[2]], "board": bytes(body[4:end]).decode(), "radio": radio}
 
 
 def encode_ack(seq, ok):

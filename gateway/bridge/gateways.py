@@ -53,17 +53,22 @@ class GatewayNotes:
         self._pending: dict[str, tuple[tuple[str, int | None, int | None], datetime]] = {}
 
     def note(self, db: sqlite3.Connection, frame: UplinkFrame) -> None:
-        gw = frame.rx.gateway
-        what = _what(frame)
+        self._write(db, frame.rx.gateway, _what(frame), frame.received_at)
+
+    def note_board(self, db: sqlite3.Connection, gw: str, freq_khz: int, sf: int, at: datetime) -> None:
+        """A board's own word on what it listens on (its PONG), before it has heard anything."""
+        self._write(db, gw, (BOARD, freq_khz, sf), at)
+
+    def _write(self, db: sqlite3.Connection, gw: str, what: tuple[str, int | None, int | None], at: datetime) -> None:
         last = self._pending.get(gw) or self._written.get(gw)
-        if last is not None and last[0] == what and frame.received_at - last[1] < _REFRESH:
+        if last is not None and last[0] == what and at - last[1] < _REFRESH:
             return
         db.execute(
             "INSERT INTO gateways (id, kind, freq_khz, sf, seen_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE"
             " SET kind = excluded.kind, freq_khz = excluded.freq_khz, sf = excluded.sf, seen_at = excluded.seen_at",
-            (gw, *what, iso_utc(frame.received_at)),
+            (gw, *what, iso_utc(at)),
         )
-        self._pending[gw] = (what, frame.received_at)
+        self._pending[gw] = (what, at)
 
     def committed(self) -> None:
         self._written.update(self._pending)

@@ -46,6 +46,10 @@ class _Episode:
         return True
 
 
+def _nothing() -> None:
+    """The on_done of an empty batch: it only carries what is written with every batch."""
+
+
 @dataclass
 class _Batch:
     frames: list[UplinkFrame] = field(default_factory=list)
@@ -75,6 +79,7 @@ class Pipeline:
         # buffer (and is dropped there, unacknowledged) instead of into our memory.
         self._queue = FrameQueue(max_items=queue_size)
         self._counts: dict[str, int] = {}
+        self._boards: dict[str, tuple[int, int]] = {}  # gateway boards' radios from their PONGs, not yet written
         self._counts_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._writer: store.Writer | None = None
@@ -98,6 +103,12 @@ class Pipeline:
     def count(self, counter: str, n: int = 1) -> None:
         with self._counts_lock:
             self._counts[counter] = self._counts.get(counter, 0) + n
+
+    def note_board(self, gateway: str, freq_khz: int, sf: int) -> None:
+        """Written with the next batch; an empty one is queued so that it is written now."""
+        with self._counts_lock:
+            self._boards[gateway] = (freq_khz, sf)
+        self.submit([], _nothing)
 
     # -------------------------------------------------------------- running
 
@@ -226,8 +237,11 @@ class Pipeline:
         counts: dict[str, int] = {}
         with self._counts_lock:
             sources, self._counts = self._counts, {}
+            boards, self._boards = self._boards, {}
         try:
             w.begin()
+            for gateway, (freq_khz, sf) in boards.items():
+                self.stages.gateways.note_board(w.db, gateway, freq_khz, sf, UplinkFrame.now())
             outcomes = self.stages.run(w, frames)
             for outcome in outcomes:
                 counts["received"] = counts.get("received", 0) + 1
@@ -244,6 +258,8 @@ class Pipeline:
                     w.rollback()
             self.stages.aborted()
             self.count_all(sources)
+            with self._counts_lock:
+                self._boards = {**boards, **self._boards}
             raise
         self.stages.committed()
         if self.on_commit is not None and uplink.ACCEPTED in outcomes:

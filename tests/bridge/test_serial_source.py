@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from firmware.version import VERSION
+from gateway.bridge import gateways, store
 from gateway.bridge.frame import UplinkFrame
+from gateway.bridge.pipeline import Pipeline
 from gateway.bridge.sources.serial_board import SerialBoardSource
 from gateway.sim.virtual_board import VirtualBoard
 from payload_codec.lorawan import build_uplink
@@ -30,6 +32,7 @@ class RecordingIntake:
     def __init__(self) -> None:
         self.frames: list[UplinkFrame] = []
         self.counters: dict[str, int] = {}
+        self.boards: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
 
     def submit(self, frames: Sequence[UplinkFrame], on_done: Callable[[], None] | None = None) -> None:
@@ -41,6 +44,10 @@ class RecordingIntake:
     def count(self, counter: str, n: int = 1) -> None:
         with self._lock:
             self.counters[counter] = self.counters.get(counter, 0) + n
+
+    def note_board(self, gateway: str, freq_khz: int, sf: int) -> None:
+        with self._lock:
+            self.boards[gateway] = (freq_khz, sf)
 
     def phys(self) -> list[bytes]:
         with self._lock:
@@ -171,7 +178,6 @@ def test_the_network_answers_a_join_through_the_gateway_board_at_its_tick(board:
     # Issue 14: the bridge as a network for a farm whose only gateway is an Akker gateway board.
     import logging
 
-    from gateway.bridge.pipeline import Pipeline
     from gateway.bridge.registry import Registry, open_db
     from gateway.network.service import NetworkService
     from gateway.sim.nodes import APP_KEY, DEV_EUI, JOIN_EUI
@@ -209,3 +215,18 @@ def test_the_network_answers_a_join_through_the_gateway_board_at_its_tick(board:
         service.stop()
         logger.removeHandler(handler)
         logger.setLevel(saved)
+
+
+def test_the_board_says_what_it_listens_on_before_it_hears_anything(
+    source: SerialBoardSource, intake: RecordingIntake, tmp_path: Path
+) -> None:
+    wait(lambda: intake.boards, "the board's radio from its PONG")
+    assert intake.boards == {"board:sim": (868100, 9)} and source.radio == {"freq_khz": 868100, "sf": 9, "bw_khz": 125}
+    assert source.configure(868300, 10, 125, 0x34, 14)  # the host moves it: the farm's record follows
+    assert intake.boards == {"board:sim": (868300, 10)}
+    # The pipeline keeps it with the farm's gateways, for the network and `akker provision`.
+    pipeline = Pipeline(tmp_path / "farm.db", [])
+    pipeline.note_board("board:sim", 868300, 10)
+    pipeline.process([])
+    (gw,) = gateways.known(store.connect(tmp_path / "farm.db"))
+    assert (gw.id, gw.kind, gw.freq_khz, gw.sf) == ("board:sim", "board", 868300, 10)

@@ -145,7 +145,8 @@ def test_only_the_configured_channel_is_heard(board: VirtualBoard, host: Host) -
 
 def test_ping_answers_the_firmware_version_and_board_id(host: Host) -> None:
     pong = serial_link.decode_pong(host.of_type(serial_link.PONG)[-1])
-    assert pong == {"firmware": list(VERSION), "board": "sim"}
+    # What it listens on too, so the bridge knows its channel before it hears anything.
+    assert pong == {"firmware": list(VERSION), "board": "sim", "radio": {"freq_khz": 868100, "sf": 9, "bw_khz": 125}}
     # The loop's first log line may be gone (a port opened later starts empty, as pyserial flushes it):
     # a CONFIGURE with the same settings makes the board say again what it listens on.
     assert host.ack(host.send(serial_link.CONFIGURE, serial_link.encode_configure(868100, 9, 125, 0x34, 14)))

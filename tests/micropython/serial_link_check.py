@@ -35,7 +35,8 @@ def frames():
         encode_frame(RX, 65535, encode_rx(RX_PACKET)),
         encode_frame(PING, 0),
         encode_frame(PONG, 1, encode_pong((0, 1, 0), "heltec_v3")),
-        encode_frame(ACK, 2, encode_ack(1, True)),
+        encode_frame(PONG, 2, encode_pong((0, 1, 0), "sim", {"freq_khz": 868100, "sf": 9, "bw_khz": 125})),
+        encode_frame(ACK, 3, encode_ack(1, True)),
     ]
 
 

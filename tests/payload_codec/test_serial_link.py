@@ -74,7 +74,13 @@ def test_other_messages_round_trip() -> None:
         "sync_word": 0x34,
         "tx_power_dbm": -4,
     }
-    assert decode_pong(encode_pong((1, 2, 3), "lilygo_t3s3")) == {"firmware": [1, 2, 3], "board": "lilygo_t3s3"}
+    assert decode_pong(encode_pong((1, 2, 3), "lilygo_t3s3")) == {
+        "firmware": [1, 2, 3],
+        "board": "lilygo_t3s3",
+        "radio": None,  # firmware before the radio was added, or a board not listening yet
+    }
+    radio = {"freq_khz": 868300, "sf": 10, "bw_khz": 125}
+    assert decode_pong(encode_pong((1, 2, 3), "sim", radio))["radio"] == radio
     assert decode_ack(encode_ack(70000, False)) == {"seq": 70000 & 0xFFFF, "ok": False}
 
 
@@ -85,6 +91,7 @@ def test_other_messages_round_trip() -> None:
         (decode_rx, bytes(15) + b"\x80"),
         (decode_configure, bytes(8)),
         (decode_pong, b"\x00\x01"),
+        (decode_pong, b"\x00\x01\x00\x03sim\x00"),  # neither a board id alone nor one with a radio
     ],
 )
 def test_malformed_bodies_are_link_errors(call: object, body: bytes) -> None:
@@ -138,6 +145,6 @@ def test_micropython_frames_the_same_bytes(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.split("\n")
     expected = serial_link_check.frames()
-    assert lines[:4] == [f.hex() for f in expected]
-    assert lines[4] == f"4 1 0 {PING}"  # the REPL text before the first frame is one damaged chunk
+    assert lines[:5] == [f.hex() for f in expected]
+    assert lines[5] == f"5 1 0 {PING}"  # the REPL text before the first frame is one damaged chunk
     assert CONFIGURE != PING

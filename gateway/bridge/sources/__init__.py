@@ -29,6 +29,10 @@ class Intake(Protocol):
         """Add n to a named counter shown by `akker gateway status` (e.g. "udp_malformed")."""
         ...
 
+    def note_board(self, gateway: str, freq_khz: int, sf: int) -> None:
+        """A gateway board says what it listens on (its PONG): kept with the farm's gateways (bridge/gateways.py)."""
+        ...
+
 
 class Source(Protocol):
     name: str

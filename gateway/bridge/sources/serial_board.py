@@ -50,6 +50,7 @@ class SerialBoardSource:
         self._last_ticks = 0
         self.board: str | None = None  # the board id from the last PONG
         self.firmware: list[int] | None = None  # its firmware version, major, minor, patch
+        self.radio: dict[str, int] | None = None  # what it listens on: {freq_khz, sf, bw_khz}, from PONG or CONFIGURE
         self._serial: serial.SerialBase | None = None
         self._intake: Intake | None = None
         self._reader = serial_link.FrameReader()
@@ -110,7 +111,16 @@ class SerialBoardSource:
     ) -> bool:
         """Set the board's radio; True when it acknowledged, False when it refused the values."""
         body = serial_link.encode_configure(freq_khz, sf, bw_khz, sync_word, tx_power_dbm)
-        return self._command(serial_link.CONFIGURE, body, timeout_s)
+        done = self._command(serial_link.CONFIGURE, body, timeout_s)
+        if done:
+            self._listens({"freq_khz": freq_khz, "sf": sf, "bw_khz": bw_khz})
+        return done
+
+    def _listens(self, radio: dict[str, int]) -> None:
+        """The board listens on radio now: the network and `akker provision` should know before any frame."""
+        self.radio = radio
+        if self._intake is not None:
+            self._intake.note_board(self.gateway, radio["freq_khz"], radio["sf"])
 
     def to_repl(self, timeout_s: float = _ANSWER_S) -> bool:
         """Ask the board to leave its receive loop for the REPL; True when it acknowledged."""
@@ -236,6 +246,8 @@ class SerialBoardSource:
                     self._pongs += 1
                     self._answers.notify_all()
                 log.info("board port=%s board=%s firmware=%s", self.port, self.board, ".".join(map(str, self.firmware)))
+                if pong["radio"] is not None:
+                    self._listens(pong["radio"])
             elif ftype == serial_link.ACK:
                 ack = serial_link.decode_ack(body)
                 if ack["seq"] in self._transmits:  # a downlink's: counted, nobody waits for it
