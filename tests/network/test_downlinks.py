@@ -15,9 +15,9 @@ from gateway.network.commands import CommandQueue
 from gateway.network.downlinks import DownlinkBuilder, Uplink, gps_time
 from gateway.network.join_server import JoinServer
 from gateway.sim.nodes import APP_KEY, DEV_EUI, JOIN_EUI, otaa_config
-from payload_codec import decode_uplink
-from payload_codec.lorawan import open_uplink, parse_frame
-from payload_codec.mac_commands import parse
+from payload_codec import decode_uplink, encode_downlink
+from payload_codec.lorawan import build_downlink, open_uplink, parse_frame
+from payload_codec.mac_commands import build, parse
 from tests.firmware.sim_node import make_board, run_cycles, write_config
 from tests.lora_packet_peer import LoraPacketPeer
 
@@ -172,3 +172,25 @@ def test_a_confirmed_command_never_acknowledged_expires_after_three_tries(builde
     sent = [builder.build(up(), now=T0 + timedelta(minutes=15 * i)) for i in range(5)]
     assert [d.command_id if d else None for d in sent] == [cmd.id, cmd.id, cmd.id, None, None]
     assert queue.get(cmd.id).state == "expired"  # type: ignore[union-attr]
+
+
+def test_the_largest_downlink_the_network_makes_fits_every_eu868_data_rate() -> None:
+    # One downlink carries everything (downlinks.py): the answers to LinkCheckReq and DeviceTimeReq, a
+    # LinkADRReq, a DevStatusReq and the longest command. It must fit DR0 (RX2 at SF12), whose MACPayload
+    # is at most 59 bytes (RP002-1.0.3 EU868), so nothing ever has to wait for a second downlink for size.
+    fopts = build(
+        [("LinkCheckAns", {"margin_db": 20, "gw_cnt": 2}), ("DeviceTimeAns", {"gps_time_s": 2**31, "fraction": 9}),
+         ("LinkADRReq", {"data_rate": 5, "tx_power": 7, "ch_mask": 0xFF, "ch_mask_cntl": 0, "nb_trans": 3}),
+         ("DevStatusReq", {})],
+        False,
+    )  # fmt: skip
+    assert len(fopts) <= 15  # FOptsLen is four bits
+    fport, payload = max(
+        (encode_downlink(c) for c in ({"cmd": "set_interval", "seconds": 86400}, {"cmd": "set_batch", "samples": 8},
+                                      {"cmd": "set_calibration", "probe": 3, "dry": 65535, "wet": 0},
+                                      {"cmd": "reset_trap", "trap": 1}, {"cmd": "request_status"}, {"cmd": "reboot"})),
+        key=lambda fp: len(fp[1]),
+    )  # fmt: skip
+    phy = build_downlink(0x01020304, 70000, fport, payload, bytes(16), bytes(16), confirmed=True, ack=True,
+                         fpending=True, fopts=fopts)  # fmt: skip
+    assert len(phy) - 1 - 4 <= 59  # less MHDR and MIC: the MACPayload
