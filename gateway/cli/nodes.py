@@ -14,6 +14,7 @@ from gateway.bridge.registry import MAC_VERSIONS, Registry, RegistryError, open_
 from gateway.farm import queries
 from gateway.network.adr import Adr
 from gateway.network.commands import CommandError, CommandQueue
+from gateway.network.downlinks import DownlinkBuilder
 
 from .errors import CliError
 
@@ -193,7 +194,9 @@ def _list(args: argparse.Namespace) -> int:
     rows = node_rows(Registry(db), queries.last_seen(db), args.show_keys)
     queue = CommandQueue(db)
     adr = Adr(db)
+    downlinks = DownlinkBuilder(db)
     for row in rows:
+        row["fcnt_down"] = downlinks.fcnt_down(str(row["name"]))
         in_force, _asked = adr.state(str(row["name"]))
         row["adr"] = None if in_force is None else {**in_force.__dict__, "margin_db": adr.margin_db}
         row["commands"] = [
@@ -205,8 +208,17 @@ def _list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=1))
         return 0
     for row in rows:
-        print("  ".join(f"{k}={'-' if v is None else v}" for k, v in row.items()))
+        print("  ".join(f"{k}={_text(v)}" for k, v in row.items()))
     return 0
+
+
+def _text(value: object) -> str:
+    """A value as the plain listing shows it: - for none, JSON for what has parts (ADR, commands)."""
+    if value is None:
+        return "-"
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
 
 
 def node_rows(registry: Registry, seen: dict[str, str], show_keys: bool = False) -> list[dict[str, object]]:
@@ -224,7 +236,7 @@ def node_rows(registry: Registry, seen: dict[str, str], show_keys: bool = False)
             "join_eui": None,
             "dev_addr": f"{node.dev_addr:08x}",
             "fcnt_up": node.last_fcnt,
-            "fcnt_down": None,  # this bridge sends no downlinks yet
+            "fcnt_down": None,  # the network's: filled in by _list
             "last_seen": seen.get(node.name),
             "board": node.board,
         }

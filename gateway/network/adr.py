@@ -43,12 +43,26 @@ CREATE TABLE IF NOT EXISTS adr_nodes (
     asked TEXT,
     ch_mask INTEGER NOT NULL DEFAULT 0,
     refused TEXT,
-    since_id INTEGER NOT NULL DEFAULT 0
+    since_id INTEGER NOT NULL DEFAULT 0,
+    asked_id INTEGER NOT NULL DEFAULT 0,
+    mask_refused INTEGER NOT NULL DEFAULT 0,
+    acked INTEGER NOT NULL DEFAULT 0
 );
 """
-# Columns added since the first adr_nodes; since_id: the node's uplinks from before the settings in force
+# Columns added since the first adr_nodes. since_id: the node's uplinks from before the settings in force
 # (records.id up to it) say nothing about its link now, and would make ADR lower the power again and again.
-_ADDED_COLUMNS = {"ch_mask": "INTEGER NOT NULL DEFAULT 0", "refused": "TEXT", "since_id": "INTEGER NOT NULL DEFAULT 0"}
+# asked_id: the node's last record when the waiting LinkADRReq went out. mask_refused: the node refused a
+# channel mask (its channels are not EU868's defaults, e.g. provisioned for one board): none is sent again.
+# acked: the settings in the row were acknowledged by the node in this session (else they are its defaults).
+_ADDED_COLUMNS = {
+    "ch_mask": "INTEGER NOT NULL DEFAULT 0",
+    "refused": "TEXT",
+    "since_id": "INTEGER NOT NULL DEFAULT 0",
+    "asked_id": "INTEGER NOT NULL DEFAULT 0",
+    "mask_refused": "INTEGER NOT NULL DEFAULT 0",
+    "acked": "INTEGER NOT NULL DEFAULT 1",  # rows from before it held what was in force; new rows say 0
+}
+ASK_AGAIN_AFTER = 3  # uplinks without a LinkADRAns: the request or its answer was lost, ask again
 
 
 @dataclass(frozen=True)
@@ -101,9 +115,10 @@ class Adr:
                     db.execute(f"ALTER TABLE adr_nodes ADD COLUMN {name} {kind}")
 
     def state(self, node: str) -> tuple[Settings | None, Settings | None]:
-        """(in force, asked and unanswered) for node."""
+        """(in force, asked and unanswered) for node; in force is None until the node acknowledged something."""
         in_force, asked, _refused = self._row(node)
-        return in_force, asked
+        acked = self.db.execute("SELECT acked FROM adr_nodes WHERE node = ?", (node,)).fetchone()
+        return (in_force if acked and acked[0] else None), asked
 
     def _row(self, node: str) -> tuple[Settings | None, Settings | None, Settings | None]:
         row = self.db.execute(
@@ -133,53 +148,89 @@ class Adr:
         span = max(fcnts) - min(fcnts) + 1
         return best, max(0.0, 1 - len(fcnts) / span) if span > 0 else 0.0
 
-    def request(self, node: str, uplink_dr: int, adr: bool = True) -> bytes:
-        """A LinkADRReq when the node should change and none is waiting for its answer, else nothing.
+    def request(self, node: str, uplink_dr: int, adr: bool = True) -> tuple[Settings, Settings] | None:
+        """(current, wanted) when the node should get a LinkADRReq now, else None. Nothing is saved: asking()
+        does that once the downlink carrying it is built (a daily limit may stop it).
 
         adr: the uplink's ADR bit. Without it only the channel mask is the network's to set.
         """
         in_force, asked, refused = self._row(node)
-        if asked is not None:
-            return b""
         current = Settings(uplink_dr, in_force.tx_power if in_force else 0, in_force.nb_trans if in_force else 1,
                            in_force.ch_mask if in_force else 0)  # fmt: skip
+        if asked is not None:
+            return (current, asked) if self._unanswered(node) >= ASK_AGAIN_AFTER else None
         near = node_reach(self.db, node, self.boards)
-        want = replace(current, ch_mask=near.mask())
+        mask_refused = self.db.execute("SELECT mask_refused FROM adr_nodes WHERE node = ?", (node,)).fetchone()
+        want = replace(current, ch_mask=0 if mask_refused and mask_refused[0] else near.mask())
         best, lost = self.history(node) if adr else (None, 0.0)
         if best is not None:
             want = decide(best, want, lost, self.margin_db, near.drs)
         if want in (current, refused):  # a refusal is not asked again until something changes
-            return b""
+            return None
+        if want == replace(current, tx_power=current.tx_power + 1):
+            return None  # one power step down alone is not worth a downlink: ADR would see-saw by 2 dB
+        return current, want
+
+    def asking(self, node: str, current: Settings, want: Settings) -> bytes:
+        """The LinkADRReq for request()'s answer, now waiting for the node's LinkADRAns."""
+        in_force, _asked, _refused = self._row(node)
         self._save(node, in_force or current, want)
+        with self.db:
+            self.db.execute("UPDATE adr_nodes SET asked_id = ? WHERE node = ?", (self._last_id(node), node))
         # ChMaskCntl 0 with the channels the gateways hear; 6 (every channel the node has on) when they hear all.
         fields = {"data_rate": want.dr, "tx_power": want.tx_power, "ch_mask": want.ch_mask,
                   "ch_mask_cntl": 0 if want.ch_mask else 6, "nb_trans": want.nb_trans}  # fmt: skip
         return build([("LinkADRReq", fields)], False)
 
-    def answered(self, node: str, ack: bool) -> None:
-        """The node's LinkADRAns: all acknowledged puts what was asked in force; any refusal drops it."""
+    def _unanswered(self, node: str) -> int:
+        """The node's uplinks stored since the waiting LinkADRReq went out."""
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM records WHERE node = ? AND id > (SELECT asked_id FROM adr_nodes WHERE node = ?)",
+            (node, node),
+        ).fetchone()
+        return int(row[0])
+
+    def answered(self, node: str, acks: dict[str, object]) -> None:
+        """The node's LinkADRAns: all three acknowledged put what was asked in force; any refusal drops it.
+
+        A refused channel mask means the node's channels are not the ones the mask was made for: no mask
+        is sent to it again (ChMaskCntl 6 keeps whatever channels it has).
+        """
         in_force, asked, _refused = self._row(node)
         if asked is None or in_force is None:
             return
+        ack = all(acks.values())
         self._save(node, asked if ack else in_force, None, None if ack else asked)
-        if ack:  # the answer rides on the first uplink at the new settings, stored just now: history starts there
-            with self.db:
-                self.db.execute(
-                    "UPDATE adr_nodes SET since_id = (SELECT COALESCE(MAX(id), 1) - 1 FROM records WHERE node = ?)"
-                    " WHERE node = ?",
-                    (node, node),
-                )
+        with self.db:
+            if not acks.get("ch_mask_ack", True):
+                self.db.execute("UPDATE adr_nodes SET mask_refused = 1, ch_mask = 0 WHERE node = ?", (node,))
+            if ack:  # the answer rides on the first uplink at the new settings, stored just now: history starts there
+                since = max(0, self._last_id(node) - 1)
+                self.db.execute("UPDATE adr_nodes SET since_id = ?, acked = 1 WHERE node = ?", (since, node))
 
     def forget(self, node: str) -> None:
-        """A new session (a join): the node starts again from its defaults, and so does its ADR."""
+        """A new session (a join): the node starts again from its defaults, and so does its ADR.
+
+        Its uplinks of the old session are history that says nothing of the new one (their frame counters
+        would look like hundreds of lost frames): the history starts after them.
+        """
+        self._save(node, Settings(0, 0, 1), None)
         with self.db:
-            self.db.execute("DELETE FROM adr_nodes WHERE node = ?", (node,))
+            self.db.execute("UPDATE adr_nodes SET since_id = ?, acked = 0 WHERE node = ?", (self._last_id(node), node))
+
+    def _last_id(self, node: str) -> int:
+        """The id of the node's last stored record; 0 for none, or a registry without a store (the join tests')."""
+        try:
+            row = self.db.execute("SELECT MAX(id) FROM records WHERE node = ?", (node,)).fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        return int(row[0] or 0)
 
     def _save(self, node: str, in_force: Settings, asked: Settings | None, refused: Settings | None = None) -> None:
         with self.db:
             self.db.execute(
-                "INSERT INTO adr_nodes (node, dr, tx_power, nb_trans, margin_db, asked, ch_mask, refused)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node) DO UPDATE SET dr = excluded.dr,"
+                "INSERT INTO adr_nodes (node, dr, tx_power, nb_trans, margin_db, asked, ch_mask, refused, acked)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (node) DO UPDATE SET dr = excluded.dr,"
                 " tx_power = excluded.tx_power, nb_trans = excluded.nb_trans, margin_db = excluded.margin_db,"
                 " asked = excluded.asked, ch_mask = excluded.ch_mask, refused = excluded.refused",
                 (node, in_force.dr, in_force.tx_power, in_force.nb_trans, self.margin_db,

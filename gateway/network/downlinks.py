@@ -81,6 +81,11 @@ class Downlink:
     fpending: bool
 
 
+def _session_key(dev_addr: int, nwk_skey: bytes) -> str:
+    """Names a session without its key: a new join (new DevAddr and keys) starts FCntDown at 0."""
+    return hashlib.sha256(dev_addr.to_bytes(4, "big") + nwk_skey).hexdigest()[:16]
+
+
 def gps_time(t: datetime) -> tuple[int, int]:
     """(seconds since the GPS epoch, 1/256 s) for DeviceTimeAns."""
     unix = t.timestamp()
@@ -119,6 +124,14 @@ class DownlinkBuilder:
         self.commands = CommandQueue(db)
         self.daily_limit = daily_limit
         db.executescript(_SCHEMA)
+
+    def fcnt_down(self, node: str) -> int | None:
+        """The FCntDown of the node's last downlink in its current session; None before its first."""
+        session = self.registry.by_name(node)
+        if session is None:
+            return None
+        row = self.db.execute("SELECT session, fcnt_down FROM downlink_sessions WHERE node = ?", (node,)).fetchone()
+        return int(row[1]) if row and row[0] == _session_key(session.dev_addr, session.nwk_skey) else None
 
     def sent_today(self, node: str, now: datetime) -> int:
         since = (now - timedelta(days=1)).astimezone(timezone.utc).isoformat()
@@ -177,16 +190,17 @@ class DownlinkBuilder:
         adr = Adr(self.db, boards=self.boards)
         for cid, fields in node_mac(up):
             if cid == 0x03:  # LinkADRAns: what was asked is in force only when all three are acknowledged
-                adr.answered(up.node, all(fields.values()))
-        adr_req = adr.request(up.node, 12 - up.receptions[0].sf, up.adr) if up.receptions else b""
+                adr.answered(up.node, fields)
+        adr_want = adr.request(up.node, 12 - up.receptions[0].sf, up.adr) if up.receptions else None
         self._note_dev_status(up, now)
         status_req = b"\x06" if self._dev_status_due(up.node, now) else b""
         command = self._confirmed_retry(up, now) or self.commands.next_queued(up.node)
-        if not (up.confirmed or answers or command or adr_req or up.adr_ack_req or status_req):
+        if not (up.confirmed or answers or command or adr_want or up.adr_ack_req or status_req):
             return None
         if self.sent_today(up.node, now) >= self.daily_limit:
             return None
-        key = hashlib.sha256(session.dev_addr.to_bytes(4, "big") + session.nwk_skey).hexdigest()[:16]
+        adr_req = adr.asking(up.node, *adr_want) if adr_want else b""  # waits for its answer from here on
+        key = _session_key(session.dev_addr, session.nwk_skey)
         with self.db:
             row = self.db.execute("SELECT session, fcnt_down FROM downlink_sessions WHERE node = ?", (up.node,))
             got = row.fetchone()

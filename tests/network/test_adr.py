@@ -14,7 +14,7 @@ from gateway.bridge import store
 from gateway.bridge.frame import Reception, UplinkFrame
 from gateway.bridge.pipeline import Pipeline
 from gateway.bridge.registry import Registry, open_db
-from gateway.network.adr import Adr, Settings, decide
+from gateway.network.adr import ASK_AGAIN_AFTER, Adr, Settings, decide
 from gateway.network.downlinks import DownlinkBuilder, Uplink
 from gateway.network.join_server import JoinServer
 from gateway.network.reach import EVERYWHERE, Reach, reach
@@ -141,31 +141,96 @@ def test_a_farm_database_from_before_the_channel_mask_is_brought_up_to_date(tmp_
     assert Adr(db).state("east-1") == (Settings(3, 1, 1, 0), None)
 
 
+class Uplinks:
+    """A node's uplinks stored as the pipeline stores them (what ADR reads), without the radio."""
+
+    def __init__(self, db: sqlite3.Connection, fcnt: int = 0, dev_addr: int = 1) -> None:
+        self.db, self.fcnt, self.dev_addr = db, fcnt, dev_addr
+
+    def __call__(self, snr: float, gateway: str = "gw", freq_hz: int = 868_100_000, sf: int = 7) -> None:
+        rx = json.dumps([{"gateway": gateway, "snr": snr, "rssi": -100, "frequency": freq_hz, "sf": sf}])
+        n = self.fcnt
+        self.fcnt += 1
+        with self.db:
+            self.db.execute(
+                "INSERT INTO records (dev_addr, fcnt, node, phy, received_at, rx) VALUES (?, ?, 'east-1', ?, '', ?)",
+                (self.dev_addr, n, self.dev_addr.to_bytes(4, "big") + n.to_bytes(4, "big"), rx),
+            )
+
+
+ALL_ACKED = {"power_ack": True, "data_rate_ack": True, "ch_mask_ack": True}
+
+
 def test_only_uplinks_at_the_settings_in_force_count(tmp_path: Path) -> None:
     # Seen in the simulated farm: with the strong frames sent before a power cut still in its history, ADR
     # cut the power again and again until half the node's frames were lost.
     db = store.connect(tmp_path / "farm.db")
-    fcnt = iter(range(1000))
-
-    def uplink(snr: float) -> None:
-        n = next(fcnt)
-        rx = json.dumps([{"gateway": "gw", "snr": snr, "rssi": -100, "frequency": 868_100_000, "sf": 7}])
-        with db:
-            db.execute(
-                "INSERT INTO records (dev_addr, fcnt, node, phy, received_at, rx) VALUES (1, ?, 'east-1', ?, '', ?)",
-                (n, bytes([n % 256, n // 256]), rx),
-            )
-
+    uplink = Uplinks(db)
     adr = Adr(db)
     for _ in range(6):
         uplink(12.5)
-    assert parse(adr.request("east-1", 5)[0:5], False)[0][1]["tx_power"] == 3  # 10 dB spare at SF7: 3 steps down
+    asked = adr.request("east-1", 5)
+    assert asked is not None
+    assert parse(adr.asking("east-1", *asked), False)[0][1]["tx_power"] == 3  # 10 dB spare at SF7: 3 steps down
     uplink(-4.0)  # the first frame at the lower power carries the LinkADRAns
-    adr.answered("east-1", True)
+    adr.answered("east-1", ALL_ACKED)
     assert adr.history("east-1") == (None, 0.0)  # the strong frames are history
     for _ in range(3):
         uplink(-4.0)
     best, _lost = adr.history("east-1")
     assert best == -4.0
-    fields = parse(adr.request("east-1", 5)[0:5], False)[0][1]
+    asked = adr.request("east-1", 5)
+    assert asked is not None
+    fields = parse(adr.asking("east-1", *asked), False)[0][1]
     assert fields["tx_power"] == 0  # 6.5 dB short of the margin now: back to full power
+
+
+def test_a_link_adr_req_that_never_went_out_does_not_stop_adr(tmp_path: Path) -> None:
+    # Seen in review: the request was saved as asked before the daily limit stopped its downlink, and ADR
+    # then waited for an answer to a question never put, for the rest of the run.
+    db = store.connect(tmp_path / "farm.db")
+    uplink, adr = Uplinks(db), Adr(db)
+    for _ in range(6):
+        uplink(12.5)
+    first = adr.request("east-1", 5)
+    assert first is not None and adr.request("east-1", 5) == first  # not sent: still to ask
+    adr.asking("east-1", *first)
+    for _ in range(ASK_AGAIN_AFTER - 1):
+        uplink(12.5)
+        assert adr.request("east-1", 5) is None  # sent: waiting for its LinkADRAns
+    uplink(12.5)
+    assert adr.request("east-1", 5) == first  # three uplinks without an answer: it or its answer was lost
+
+
+def test_a_rejoin_starts_the_history_afresh(tmp_path: Path) -> None:
+    # Seen in review: the old session's frame counters (400..419) beside the new one's (0..) looked like
+    # hundreds of lost frames, and ADR asked for three transmissions of everything.
+    db = store.connect(tmp_path / "farm.db")
+    old, adr = Uplinks(db, fcnt=400), Adr(db)
+    for _ in range(20):
+        old(2.0)
+    adr.asking("east-1", Settings(5, 0, 1), Settings(5, 1, 1))
+    adr.forget("east-1")  # the join server does this
+    assert adr.state("east-1") == (None, None)  # nothing in force in the new session yet
+    new = Uplinks(db, fcnt=0, dev_addr=2)
+    for _ in range(4):
+        new(-3.0)
+    assert adr.history("east-1") == (-3.0, 0.0)
+
+
+def test_a_node_that_refuses_a_channel_mask_gets_none_again(tmp_path: Path) -> None:
+    # Seen in review: a node provisioned for one board on 868.3 MHz has that one channel as channel 0, so a
+    # mask made for EU868's three defaults is refused, and with it the data rate and power of every LinkADRReq.
+    db = store.connect(tmp_path / "farm.db")
+    uplink, adr = Uplinks(db), Adr(db, boards={"board:1"})
+    for _ in range(6):
+        uplink(0.0, gateway="board:1", freq_hz=868_300_000, sf=9)
+    asked = adr.request("east-1", 3)
+    assert asked is not None and asked[1].ch_mask == 0b010
+    adr.asking("east-1", *asked)
+    uplink(0.0, gateway="board:1", freq_hz=868_300_000, sf=9)
+    adr.answered("east-1", {"power_ack": True, "data_rate_ack": False, "ch_mask_ack": False})
+    for _ in range(5):
+        uplink(12.0, gateway="board:1", freq_hz=868_300_000, sf=9)
+    again = adr.request("east-1", 3)
+    assert again is not None and again[1].ch_mask == 0 and again[1].tx_power > 0  # ChMaskCntl 6, ADR goes on
