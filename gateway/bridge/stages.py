@@ -5,7 +5,9 @@ gateway/bridge/uplink.py):
 
 1. the radio's CRC (bad_crc)
 2. deduplication: the same PHYPayload within the window merges its reception
-   into the stored record; outside it, it is an old frame sent again (replay)
+   into the stored record; later, within REPEAT_WINDOW_S, it is the node's
+   own repetition (NbTrans, counted as repeat); after that an old frame sent
+   again (replay)
 3. LoRaWAN data-frame syntax (malformed)
 4. the node, by DevAddr, in the registry (unknown_dev_addr)
 5. the MIC and the 32-bit frame counter (bad_mic, replay)
@@ -37,6 +39,9 @@ from gateway.bridge.uplink import Refused
 log = logging.getLogger("akker.pipeline")
 
 DEDUP_WINDOW_S = 2.0  # receptions of one frame by several gateways arrive within this of each other
+# A node repeats an unconfirmed frame NbTrans times (up to 15), each after its receive windows and its duty
+# cycle's off time: at SF12 minutes apart. The same bytes later than this are a replay.
+REPEAT_WINDOW_S = 900.0
 _RECENT = 4096  # PHYPayloads remembered in memory for deduplication (the store answers beyond)
 _NODE_RELOAD_S = 1.0  # at most this often, an unknown DevAddr reloads the registry (nodes added while running)
 
@@ -86,6 +91,8 @@ class Stages:
             log.exception("internal error on a frame from %s", frame.rx.gateway)
             return uplink.INTERNAL_ERROR
         w.db.execute("RELEASE frame")
+        if frame.rx.crc_ok:  # what each gateway listens on, for the network and provisioning; outside the
+            self.gateways.note(w.db, frame)  # savepoint, which a frame's internal error rolls back
         return outcome
 
     def _reject(self, reason: str, frame: UplinkFrame, detail: str) -> str:
@@ -117,8 +124,9 @@ class Stages:
             node = self._nodes.get(dev_addr)
         return node
 
-    def _merge_duplicate(self, w: store.Writer, frame: UplinkFrame) -> bool:
-        """True if the frame is stored already: its reception joins the record. Refused(REPLAY) after the window."""
+    def _merge_duplicate(self, w: store.Writer, frame: UplinkFrame) -> str | None:
+        """DUPLICATE if the frame is stored already (its reception joins the record), REPEAT if it is the node's
+        own retransmission of it (NbTrans), None if new; Refused(REPLAY) for the same bytes long after."""
         hit = self._uncommitted.get(frame.phy) or self._recent.get(frame.phy)
         if hit is not None:
             record_id, first = hit
@@ -127,26 +135,29 @@ class Stages:
         else:
             row = w.find_phy(frame.phy)
             if row is None:
-                return False
+                return None
             record_id, first = row[0], datetime.fromisoformat(row[1].replace("Z", "+00:00"))
             rx = row[2]
-        if (frame.received_at - first).total_seconds() > self.dedup_window_s:
-            raise Refused(uplink.REPLAY, "the same frame again, after the deduplication window")
+        after_s = (frame.received_at - first).total_seconds()
+        if after_s > REPEAT_WINDOW_S:
+            raise Refused(uplink.REPLAY, "the same frame again, long after the node's own repetitions")
+        if after_s > self.dedup_window_s:
+            return uplink.REPEAT  # sent again after the node's receive windows: the first copy counts
         receptions = json.loads(rx)
         if add_reception(receptions, frame.rx):  # one per gateway EUI, at most MAX_RECEPTIONS
             w.set_rx(record_id, receptions)
-        return True
+        return uplink.DUPLICATE
 
     def _one(self, w: store.Writer, frame: UplinkFrame) -> str:
         """The stages of the module docstring, in order; a refusal is counted under its outcome."""
         try:
             if not frame.rx.crc_ok:
                 raise Refused(uplink.BAD_CRC, "the radio's CRC failed")
-            self.gateways.note(w.db, frame)  # what each gateway listens on, for the network and provisioning
             if len(frame.phy) == 23 and frame.phy[0] == 0x00:  # MHDR 0x00, 23 bytes: a JoinRequest
                 return uplink.JOIN_REQUEST
-            if self._merge_duplicate(w, frame):
-                return uplink.DUPLICATE
+            seen = self._merge_duplicate(w, frame)
+            if seen is not None:
+                return seen
             node = self._identify(frame)
             opened = uplink.open_and_decode(frame.phy, node, Registry(w.db).last_fcnt(node.dev_addr))
         except Refused as refused:

@@ -38,6 +38,7 @@ def report(db: sqlite3.Connection, db_path: Path | None = None) -> dict[str, obj
         "received": c.get("received", 0),
         "accepted": c.get("accepted", 0),
         "duplicates": c.get("duplicate", 0),
+        "repeats": c.get("repeat", 0),
         "rejected": {r: c.get(f"rejected_{r}", 0) for r in store.REJECT_REASONS},
         "sinks": {
             name: {

@@ -20,6 +20,7 @@ ACCEPTED = "accepted"
 MAC_ONLY = "mac_only"  # authentic, counted and stored, but only MAC commands: nothing for the sinks
 JOIN_REQUEST = "join_request"  # an OTAA node asking to join: counted, not stored; the network answers it
 DUPLICATE = "duplicate"
+REPEAT = "repeat"  # the node's own retransmission (NbTrans) of a stored frame: counted, nothing else
 INTERNAL_ERROR = "internal_error"
 BAD_CRC = "bad_crc"
 MALFORMED = "malformed"

@@ -99,6 +99,8 @@ def _run(args: argparse.Namespace) -> int:
         bridge.services = _beside_the_bridge(cfg, bridge)
         if cfg.network:
             bridge.services.append(_network(cfg, bridge))
+        else:
+            log.info("network off: this bridge only listens; OTAA nodes cannot join through it (docs/network.md)")
     except ValueError as err:  # a bad MQTT or webhook URL, an alert config that does not parse
         raise CliError(str(err)) from None
     try:
@@ -196,6 +198,7 @@ def _status(args: argparse.Namespace) -> int:
     print(f"frames received  {report['received']}")
     print(f"  accepted       {report['accepted']}")
     print(f"  duplicates     {report['duplicates']}")
+    print(f"  repeats        {report['repeats']}")
     rejected = report["rejected"]
     assert isinstance(rejected, dict)
     print(f"  rejected       {sum(rejected.values())}")

@@ -43,9 +43,12 @@ def test_several_gateways_hearing_one_frame_make_one_record_with_every_reception
     assert out == ["accepted", "duplicate", "duplicate", "duplicate"]
     (rec,) = store.records(sqlite3.connect(pipeline.db_path))
     assert [r["gateway"] for r in rec.rx] == ["gw-a", "gw-b", "gw-c"]
-    # The same bytes long after the window are an old frame sent again.
-    assert pipeline.process([frame(phy, "gw-d", at=later(60))]) == ["rejected_replay"]
+    # The same bytes after the window are the node's own repetition (NbTrans: after its receive windows, so
+    # never within 2 s); long after, an old frame sent again.
+    assert pipeline.process([frame(phy, "gw-d", at=later(2.3))]) == ["repeat"]
+    assert pipeline.process([frame(phy, "gw-d", at=later(1000))]) == ["rejected_replay"]
     assert store.record_count(sqlite3.connect(pipeline.db_path)) == 1
+    assert [r["gateway"] for r in store.records(sqlite3.connect(pipeline.db_path))[0].rx] == ["gw-a", "gw-b", "gw-c"]
 
 
 def test_duplicates_are_recognised_after_a_restart(pipeline: Pipeline, tmp_path: Path) -> None:
