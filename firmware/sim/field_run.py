@@ -90,6 +90,8 @@ def run(root, seed, node, start_ms, end_ms, charge, out, drift_ppm=0, net=None):
         sleep_ms = wake(board)
         if sleep_ms is None:
             break  # no valid config or maintenance: the node stays awake at its REPL
+        if board.cause == "soft":
+            sleep_ms = 0  # it reset (a reboot command) instead of sleeping: the next wake-up is at once
         awake_ms = clock.time_ms() - t - sleep_ms
         battery.spend(awake_ms, tx[0] // 1000, sleep_ms, modem.wait_ms, modem.rx_ms)
         awake_total += awake_ms

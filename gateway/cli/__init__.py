@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handle
     ),
     "flash": ("erase a board and write MicroPython onto it", flash.add_flash_args, flash.cmd_flash),
     "deploy": ("copy the firmware and a config onto a board, verified", deploy.add_deploy_args, deploy.cmd_deploy),
-    "sim": ("simulate a farm: nodes, gateway board and bridge in virtual time", sim.add_sim_args, sim.cmd_sim),
+    "sim": ("simulate a farm in virtual time: nodes, gateways, bridge, network", sim.add_sim_args, sim.cmd_sim),
     "gateway": ("the bridge: run it, or show its counters", gateway.add_gateway_args, gateway.cmd_gateway),
     "dashboard": ("the farm dashboard in a web browser, read-only on the store", add_dashboard_args, cmd_dashboard),
     "check": ("a board's sensors, radio, heap and counters: PASS or FAIL", add_check_args, cmd_check),

@@ -1,4 +1,4 @@
-"""`akker sim`: simulate a farm of nodes, the gateway board and the bridge, in virtual time (docs/simulator.md)."""
+"""`akker sim`: a farm's nodes, gateways, bridge and network, in virtual time (docs/simulator.md)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,12 @@ def add_sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1, help="the farm's seed: the same seed, the same run")
     p.add_argument("--db", type=Path, required=True, help="the bridge database to fill (a new file)")
     p.add_argument("--truth", type=Path, help="write every transmitted frame and every true sensor value here")
-    p.add_argument("--gateways", type=int, default=1, help="gateway boards on the farm (default 1)")
+    p.add_argument("--gateways", type=int, default=1,
+                   help="gateways (default 1): 8-channel ones with OTAA, gateway boards with ABP")  # fmt: skip
     p.add_argument("--radius", type=float, default=3000.0, metavar="M", help="nodes within M metres (default 3000)")
     p.add_argument("--interval", type=int, default=900, metavar="S", help="sampling interval (default 900 s)")
-    p.add_argument("--sf", type=int, default=9, help="spreading factor of the nodes and gateway boards (default 9)")
+    p.add_argument("--sf", type=int, default=9,
+                   help="the nodes' spreading factor (default 9; with ABP the gateway boards' too)")  # fmt: skip
     p.add_argument("--mqtt", help="the bridge also publishes every record here: mqtt://[user:pass@]host:port")
     p.add_argument("--jsonl", type=Path, help="the bridge also appends every record to this file")
     p.add_argument("--activation", choices=("otaa", "abp"), default="otaa",
@@ -73,6 +75,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise CliError(str(err)) from None
     if args.jsonl:
+        if not args.jsonl.parent.is_dir() or args.jsonl.is_dir():
+            raise CliError(f"--jsonl {args.jsonl}: give a file in a folder that exists")
         sinks.append(JsonlSink(args.jsonl))
     cfg = SimConfig(
         nodes=args.nodes,

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from gateway.bridge.registry import Registry, RegistryError, open_db
 from gateway.sim import micropython
-from gateway.workshop.provision import Identity, OtaaIdentity, Radio, Sensors, node_config
+from gateway.workshop.provision import Identity, OtaaIdentity, ProvisionError, Radio, Sensors, node_config
 
 from .errors import SimError
 
@@ -83,7 +83,7 @@ def provision(
             else:
                 registry.add(name, ident.dev_addr, ident.nwk_skey, ident.app_skey, "sim")
             out.append((name, ident, root))
-    except RegistryError as err:
+    except (RegistryError, ProvisionError) as err:
         raise SimError(str(err)) from None
     finally:
         db.close()

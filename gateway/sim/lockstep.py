@@ -19,8 +19,12 @@ import threading
 from collections.abc import Callable, Sequence
 
 
-class Aborted(Exception):
-    """Raised in a waiting thread when another one failed: the run is over."""
+class Aborted(BaseException):
+    """Unwinds a node's thread when the run is over: another failed, or its own network code did (fail()).
+
+    A BaseException, so that the firmware's own `except Exception` (a node sleeps and retries after any
+    fault) cannot swallow it and carry on as if the network had merely been silent.
+    """
 
 
 class Lockstep:
@@ -39,6 +43,13 @@ class Lockstep:
             self._cv.wait_for(lambda: self._running == me or self._failure is not None)
             if self._failure is not None:
                 raise Aborted
+
+    def fail(self, err: BaseException) -> Aborted:
+        """Record what went wrong in the calling thread (run() raises it); raise the Aborted returned."""
+        with self._cv:
+            self._failure = self._failure or err
+            self._cv.notify_all()
+        return Aborted()
 
     def run(self, bodies: Sequence[Callable[[], None]]) -> None:
         """Run every body (body i calls turn(i, ...)) in its own thread until all are done; re-raise a failure."""

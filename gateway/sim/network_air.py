@@ -158,12 +158,18 @@ class Air:
             return None
         return got.downlink.phy, answer.data_windows(self.settings)
 
+    def _transmitting(self, gateway: str, t0: int, sf: int, length: int) -> bool:
+        """The gateway is already sending then: it has one transmitter, whatever the sub-bands' duty cycles."""
+        t1 = t0 + (time_on_air_us(length, sf, 125, 5, PREAMBLE) + 999) // 1000
+        return any(b0 < t1 and t0 < b1 for b0, b1 in self.gw_busy[gateway])
+
     def send_down(
         self, node: str, up: _Uplink, receptions: list[Reception], phy: bytes, rx: RxSettings
     ) -> tuple[int, int, int, bool, int, float] | None:
         """The downlink's window and whether the node hears it: (window, its farm start, heard) or None."""
         intact = [r for r in receptions if r.crc_ok]
-        w = choose(windows(intact, up.t1, rx), self.duty, up.t1, len(phy))
+        free = [c for c in windows(intact, up.t1, rx) if not self._transmitting(c.gateway, c.due_ms, c.sf, len(phy))]
+        w = choose(free, self.duty, up.t1, len(phy))
         if w is None:
             self._count("downlink_no_window")
             return None

@@ -10,11 +10,14 @@ that reaches the node, if one does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import subprocess
 import tempfile
-from collections.abc import Callable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +40,19 @@ class NodeLink:
 
     def wake(self, t_ms: int) -> None:
         self.air.lockstep.turn(self.i, t_ms)
-        self.air.queue_commands(t_ms)
+        try:
+            self.air.queue_commands(t_ms)
+        except Exception as err:  # the network's fault, not the node's: the run stops (Lockstep.fail)
+            raise self.air.lockstep.fail(err) from err
 
     def sent(self, record: dict[str, Any]) -> None:
         phy = bytes(record["payload"])
         power = self.board.modem().cfg.get("output_power", 14)  # still the transmission's settings
-        got = exchange(self.air, self.i, self.name, self.farm(record["time_ms"]), record["airtime_us"],
-                       record["freq_khz"], record["sf"], power, phy)  # fmt: skip
+        try:
+            got = exchange(self.air, self.i, self.name, self.farm(record["time_ms"]), record["airtime_us"],
+                           record["freq_khz"], record["sf"], power, phy)  # fmt: skip
+        except Exception as err:  # inside the firmware's send: its `except Exception` must not hide it
+            raise self.air.lockstep.fail(err) from err
         if got is not None:  # on the node's clock: its awake clock is a crystal's, exact over a window's seconds
             node_end = record["time_ms"] + math.ceil(record["airtime_us"] / 1000)
             self.board.modem().downlinks.append(dict(got, t_ms=node_end + got.pop("after_ms")))
@@ -102,25 +111,73 @@ def _micropython_node(air: Air, i: int, t: NodeTask, out: Callable[[dict[str, An
     ):
         assert proc.stdin is not None and proc.stdout is not None
         lines: list[str] = []
+        watchdog = _Watchdog(proc)
         try:
             for line in proc.stdout:
                 if not line.startswith("{"):
                     continue
                 lines.append(line)
-                e = json.loads(line)
-                if e["kind"] == "wake":
-                    air.lockstep.turn(i, e["t_ms"])
+                try:
+                    e = json.loads(line)
+                    kind = e["kind"]
+                except (ValueError, KeyError, TypeError):
+                    raise SimError(f"{t.name} printed a line that is not an event: {line[:80]!r}") from None
+                if kind == "wake":
+                    with watchdog.paused():
+                        air.lockstep.turn(i, e["t_ms"])
                     air.queue_commands(e["t_ms"])
                     proc.stdin.write("\n")
                     continue
                 out(e)
-                if e["kind"] == "tx":
-                    got = exchange(air, i, t.name, e["t_ms"], e["airtime_us"], e["freq_khz"], e["sf"],
-                                   e.get("tx_power_dbm", 14), bytes.fromhex(e["phy"]))  # fmt: skip
+                if kind == "tx":
+                    with watchdog.paused():
+                        got = exchange(air, i, t.name, e["t_ms"], e["airtime_us"], e["freq_khz"], e["sf"],
+                                       e.get("tx_power_dbm", 14), bytes.fromhex(e["phy"]))  # fmt: skip
                     proc.stdin.write((json.dumps(got) if got else "") + "\n")
+                watchdog.alive()
         finally:
+            watchdog.stop()
             if proc.poll() is None:
                 proc.kill()
+        if watchdog.fired:
+            raise SimError(f"{t.name} said nothing for {STALL_S} s under MicroPython: stopped it (a hang)")
         if proc.wait():
             err.seek(0)
             raise SimError(failure(t.name, t.heap, "".join(lines[-1:]), err.read()))
+
+
+STALL_S = 300  # a node process silent this long while it is its turn has hung
+
+
+class _Watchdog:
+    """Kills a node process that prints nothing for STALL_S while it runs (not while it waits its turn)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.fired = False
+        self._last = time.monotonic()
+        self._waiting = False
+        self._done = threading.Event()
+        threading.Thread(target=self._watch, name="akker-sim-watchdog", daemon=True).start()
+
+    def alive(self) -> None:
+        self._last = time.monotonic()
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        self._waiting = True
+        try:
+            yield
+        finally:
+            self._waiting = False
+            self._last = time.monotonic()
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _watch(self) -> None:
+        while not self._done.wait(1.0):
+            if not self._waiting and time.monotonic() - self._last > STALL_S:
+                self.fired = True
+                self.proc.kill()
+                return

@@ -126,6 +126,11 @@ def _run_with_network(
     air = Air(nodes, gws, rng, epoch, cfg.db, [s.name for s in cfg.sinks], cfg.commands)
     try:
         per_node = run_lockstep(air, tasks)
+    except SimError:
+        raise
+    except Exception as err:  # the network's side failed: never a run that looks fine with nobody answering
+        raise SimError(f"the simulated network failed: {type(err).__name__}: {err} (a fault in Akker: please"
+                       " report it with the command line)") from err  # fmt: skip
     finally:
         air.close()
     txs, results = _tally(provisioned, per_node)
@@ -187,6 +192,16 @@ def _check(cfg: SimConfig) -> None:
         raise SimError("--command needs nodes that listen: leave out --activation abp")
     if not 1 <= cfg.nodes <= 500 or not 0 < cfg.days <= 365:
         raise SimError("--nodes must be 1..500 and --days more than 0 and at most 365")
+    if not 1 <= cfg.gateways <= 50:
+        raise SimError(f"--gateways {cfg.gateways}: a farm needs 1 to 50 gateways")
+    if not 60 <= cfg.interval_s <= 86400:
+        raise SimError(f"--interval {cfg.interval_s}: the firmware samples every 60 to 86400 s")
+    if cfg.truth is not None:  # found out now, not after the whole run
+        try:
+            cfg.truth.open("w").close()
+        except OSError as err:
+            why = f"cannot write it ({err.strerror}): give a file in a folder that exists"
+            raise SimError(f"--truth {cfg.truth}: {why}") from None
     names = {f"sim-{i + 1:02d}" for i in range(cfg.nodes)}  # as channel.place names them
     for c in cfg.commands:
         if c.node not in names:
@@ -216,6 +231,7 @@ def _tally(
     results = []
     for (name, ident, _root), events in zip(provisioned, per_node, strict=True):
         r = NodeResult(name, getattr(ident, "dev_addr", 0))
+        frames: set[str] = set()  # NbTrans repeats a frame byte for byte: it is sent once, on the air more
         for e in events:
             e["node"] = name
             if e["kind"] == "tx":
@@ -223,7 +239,8 @@ def _tally(
                                                 e["bw_khz"], e["phy"]))  # fmt: skip
                 if e["phy"][:2] == "00":  # a JoinRequest: it carries no data, so it is not "sent"
                     r.joins += 1
-                else:
+                elif e["phy"] not in frames:
+                    frames.add(e["phy"])
                     r.sent += 1
                 r.airtime_ms += e["airtime_us"] // 1000
             elif e["kind"] == "end":
