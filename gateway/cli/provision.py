@@ -64,9 +64,12 @@ def add_provision_args(p: argparse.ArgumentParser) -> None:
 
 def _channels(text: str) -> tuple[int, ...]:
     try:
-        return tuple(int(c) for c in text.split(","))
+        channels = tuple(int(c) for c in text.split(","))
     except ValueError:
         raise CliError(f"--channels {text!r}: list frequencies in kHz, e.g. 868100,868300,868500") from None
+    if len(set(channels)) != len(channels):
+        raise CliError(f"--channels {text!r}: each frequency once, e.g. 868100,868300,868500")
+    return channels
 
 
 def _radio(args: argparse.Namespace, db: sqlite3.Connection) -> tuple[Radio, str]:
@@ -75,24 +78,31 @@ def _radio(args: argparse.Namespace, db: sqlite3.Connection) -> tuple[Radio, str
     A farm whose only gateways are gateway boards (one channel, one SF each) hears a node only there; with
     a concentrator (Semtech UDP) in reach the defaults do, and the network's ADR and channel mask tune them.
     """
-    heard = gateways.known(db)
-    boards = [g for g in heard if g.kind == gateways.BOARD and g.freq_khz and g.sf]
-    only_boards = bool(heard) and len(boards) == len(heard)
-    if args.channels:
+    heard = gateways.known(db)  # most recently seen first
+    every_board = [g for g in heard if g.kind == gateways.BOARD and g.freq_khz and g.sf]
+    only_boards = bool(heard) and len(every_board) == len(heard)
+    sf = args.sf or (int(every_board[0].sf or DEFAULT_SF) if only_boards else DEFAULT_SF)
+    # Boards on other SFs do not hear this node: their channels would only lose its frames.
+    boards = [g for g in every_board if g.sf == sf] or every_board
+    if args.channels is not None:
         channels = _channels(args.channels)
     elif only_boards:
         channels = tuple(sorted({int(g.freq_khz or 0) for g in boards}))
     else:
         channels = _channels(DEFAULT_CHANNELS)
-    sf = args.sf or (int(boards[0].sf or DEFAULT_SF) if only_boards else DEFAULT_SF)
     radio = Radio(channels, sf, 125, args.tx_power)
-    if only_boards:
-        why = "the farm's gateway boards listen on " + ", ".join(
-            f"{g.freq_khz / 1000:g} MHz SF{g.sf} ({g.id})"
-            for g in boards  # type: ignore[operator]
-        )
+    given = args.channels is not None or args.sf is not None
+    listening = ", ".join(f"{(g.freq_khz or 0) / 1000:g} MHz SF{g.sf} ({g.id})" for g in every_board)
+    if only_boards and not any(g.sf == sf and g.freq_khz in channels for g in every_board):
+        why = f"as given, but no gateway board of this farm hears it there: they listen on {listening}"
+    elif only_boards:
+        why = f"{'as given; ' if given else ''}the farm's gateway boards listen on {listening}"
+    elif heard and args.abp:
+        why = "the farm has a gateway that hears every channel; an ABP node keeps this SF (no ADR)"
     elif heard:
         why = "the farm has a gateway that hears every channel; once joined, the network's ADR tunes the node"
+    elif given:
+        why = f"as given; no gateway has reported to {args.db} yet"
     else:
         why = f"no gateway has reported to {args.db} yet; for a gateway board give its channel and SF"
     listed = ", ".join(f"{c / 1000:g}" for c in radio.channels_khz)

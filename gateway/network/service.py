@@ -79,7 +79,10 @@ class NetworkService:
         self._lock = threading.Lock()  # the pipeline's thread answers; a TX_ACK's retry comes from the UDP thread
 
     def start(self) -> None:
-        pass  # the database is opened on the pipeline's thread, where on_batch runs
+        # The database is opened on the pipeline's thread, where on_batch runs.
+        through = ["Semtech UDP" if self.semtech is not None else "", "the gateway board" if self.board else ""]
+        log.info("network on: answering joins, MAC commands, ADR and commands through %s (--no-network: only"
+                 " listen)", " and ".join(t for t in through if t) or "no gateway that can transmit")  # fmt: skip
 
     def stop(self) -> None:
         with self._lock:

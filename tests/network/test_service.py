@@ -167,6 +167,7 @@ def test_akker_gateway_run_answers_joins_unless_told_not_to(tmp_path: Path, flag
     try:
         wait_for_log(log, " running ", proc)
         assert "no nodes registered" not in log.read_text() and " nodes=1" in log.read_text()  # not joined yet
+        assert ("network off: this bridge only listens" if flags else "network on: answering joins") in log.read_text()
         forwarder.send(pull(0x0001))
         forwarder.recv_kind(0x04)
         forwarder.send(push({"rxpk": [rxpk(build_join_request(JOIN_EUI, DEV_EUI, 1, APP_KEY), tmst=10)]}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -150,10 +150,10 @@ def test_ranges() -> None:
         parse_range("00000010-00000001")
 
 
-def _heard(db_path: Path, gateway: str, source: str, freq_hz: int, sf: int) -> None:
+def _heard(db_path: Path, gateway: str, source: str, freq_hz: int, sf: int, at: datetime | None = None) -> None:
     """A JoinRequest-shaped frame from the gateway, through the bridge's pipeline, which notes the gateway."""
     rx = Reception(gateway, -90.0, 5.0, freq_hz, sf, 125)
-    frame = UplinkFrame(b"\x00" + bytes(22), rx, source, datetime.now(timezone.utc))
+    frame = UplinkFrame(b"\x00" + bytes(22), rx, source, at or datetime.now(timezone.utc))
     assert Pipeline(db_path, []).process([frame]) == ["join_request"]
 
 
@@ -174,9 +174,21 @@ def test_a_node_is_set_to_what_the_farms_gateway_board_listens_on(tmp_path: Path
     chosen = provision(tmp_path, "third", "--board", "sim", "--sf", "8")  # what the technician says wins
     cfg = json.loads((tmp_path / "nodes" / "third" / "config.json").read_text())
     assert chosen.returncode == 0 and (cfg["radio"]["channels_khz"], cfg["radio"]["sf"]) == ([868300], 8)
+    assert "as given, but no gateway board of this farm hears it there" in chosen.stdout  # said, not refused
 
     _heard(db_path, "aa555a0000000001", "udp", 867_500_000, 7)  # an 8-channel gateway joins the farm
     out = provision(tmp_path, "fourth", "--board", "sim")
     cfg = json.loads((tmp_path / "nodes" / "fourth" / "config.json").read_text())
     assert out.returncode == 0 and (cfg["radio"]["channels_khz"], cfg["radio"]["sf"]) == ([868100, 868300, 868500], 9)
     assert "hears every channel" in out.stdout
+
+
+def test_boards_on_other_spreading_factors_do_not_lend_the_node_their_channels(tmp_path: Path) -> None:
+    # Seen in review: channels came from every board and the SF from one, so half the node's frames went
+    # to a channel at an SF that no board there listens at.
+    now = datetime.now(timezone.utc)
+    _heard(tmp_path / "farm.db", "board:a", "serial", 868_100_000, 9, now - timedelta(minutes=1))
+    _heard(tmp_path / "farm.db", "board:b", "serial", 868_300_000, 7, now)  # seen last
+    out = provision(tmp_path, "n1", "--board", "sim")
+    cfg = json.loads((tmp_path / "nodes" / "n1" / "config.json").read_text())
+    assert out.returncode == 0 and (cfg["radio"]["channels_khz"], cfg["radio"]["sf"]) == ([868300], 7), out.stdout
