@@ -165,8 +165,12 @@ class Air:
 
     def send_down(
         self, node: str, up: _Uplink, receptions: list[Reception], phy: bytes, rx: RxSettings
-    ) -> tuple[int, int, int, bool, int, float] | None:
-        """The downlink's window and whether the node hears it: (window, its farm start, heard) or None."""
+    ) -> tuple[dict[str, Any], int, float] | None:
+        """The downlink on the air, as the truth file has it, with its RSSI and SNR at the node; None if no window.
+
+        "heard" says whether it reaches the node so far; collided() may take that back once every downlink
+        that overlaps it is decided.
+        """
         intact = [r for r in receptions if r.crc_ok]
         free = [c for c in windows(intact, up.t1, rx) if not self._transmitting(c.gateway, c.due_ms, c.sf, len(phy))]
         w = choose(free, self.duty, up.t1, len(phy))
@@ -180,15 +184,30 @@ class Air:
         gw = next(g for g in self.gws if g.name == w.gateway)
         rssi = (channel.link_budget(self.sites[node], gw, self.shadow[(node, gw.name)]) - channel.TX_POWER_DBM
                 + DOWNLINK_POWER_DBM + self.rng.gauss(0, channel.FADING_DB))  # fmt: skip
-        others = [d for d in self.downlinks_on_air if d[0] != w.gateway and d[1] < t1 and t0 < d[2]
-                  and d[3] == freq_khz and d[4] == w.sf]  # fmt: skip
-        heard = rssi >= channel.SENSITIVITY_DBM[w.sf] and not others
+        heard = rssi >= channel.SENSITIVITY_DBM[w.sf] and not self._overlapping(w.gateway, t0, t1, freq_khz, w.sf)
         self.downlinks_on_air = [d for d in self.downlinks_on_air if d[2] > up.t0 - 10_000] + [
             (w.gateway, t0, t1, freq_khz, w.sf)
         ]
         self._count("downlinks" if heard else "downlinks_lost")
         snr = min(rssi - channel.NOISE_FLOOR_DBM, 12.0)
-        self.events.append({"kind": "tx", "dir": "down", "node": node, "gateway": w.gateway, "t_ms": t0,
-                            "freq_khz": freq_khz, "sf": w.sf, "bw_khz": w.bw_khz, "airtime_us": airtime_us,
-                            "phy": phy.hex(), "window": 1 if w.name == "rx1" else 2, "heard": heard})  # fmt: skip
-        return t0, freq_khz, w.sf, heard, round(rssi), round(snr, 1)
+        event = {"kind": "tx", "dir": "down", "node": node, "gateway": w.gateway, "t_ms": t0, "freq_khz": freq_khz,
+                 "sf": w.sf, "bw_khz": w.bw_khz, "airtime_us": airtime_us, "phy": phy.hex(),
+                 "window": 1 if w.name == "rx1" else 2, "heard": heard}  # fmt: skip
+        self.events.append(event)
+        return event, round(rssi), round(snr, 1)
+
+    def _overlapping(self, gateway: str, t0: int, t1: int, freq_khz: int, sf: int) -> bool:
+        """Another gateway's downlink on this channel and SF overlaps: at the node, neither is heard."""
+        return any(d[0] != gateway and d[1] < t1 and t0 < d[2] and d[3] == freq_khz and d[4] == sf
+                   for d in self.downlinks_on_air)  # fmt: skip
+
+    def collided(self, event: dict[str, Any]) -> bool:
+        """Once every downlink that overlaps event is decided: True (and counted lost) if one of them collides."""
+        t0 = int(event["t_ms"])
+        t1 = t0 + (int(event["airtime_us"]) + 999) // 1000
+        if not event["heard"] or not self._overlapping(event["gateway"], t0, t1, event["freq_khz"], event["sf"]):
+            return False
+        event["heard"] = False
+        self.counts["downlinks"] -= 1
+        self._count("downlinks_lost")
+        return True

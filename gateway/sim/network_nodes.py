@@ -75,11 +75,17 @@ def exchange(
     down = air.send_down(name, up, receptions, *reply)
     if down is None:
         return None
-    t_down, freq_khz, sf, heard, rssi, snr = down
-    if not heard:
+    event, rssi, snr = down
+    if not event["heard"]:
         return None
-    return {"after_ms": t_down - up.t1, "freq_khz": freq_khz, "sf": sf, "bw_khz": 125, "phy": reply[0].hex(),
-            "rssi_dbm": rssi, "snr_db": snr}  # fmt: skip
+    # The node receives until this downlink ends: whatever else is sent meanwhile is decided first, so a
+    # downlink decided later can still collide with this one. (If it does, the node would have stopped
+    # listening sooner: a rare case where its next frame may come before the floor it waited with.)
+    air.lockstep.turn(i, int(event["t_ms"]) + (int(event["airtime_us"]) + 999) // 1000)
+    if air.collided(event):
+        return None
+    return {"after_ms": event["t_ms"] - up.t1, "freq_khz": event["freq_khz"], "sf": event["sf"], "bw_khz": 125,
+            "phy": reply[0].hex(), "rssi_dbm": rssi, "snr_db": snr}  # fmt: skip
 
 
 def run_lockstep(air: Air, tasks: Sequence[NodeTask]) -> list[list[dict[str, Any]]]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import random
 import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from gateway.bridge import store
 from gateway.bridge.registry import Registry
 from gateway.network.commands import CommandQueue
 from gateway.sim import network_air, network_nodes
+from gateway.sim.channel import Site
 from gateway.sim.runner import SimConfig, SimError, run
 from payload_codec.lorawan import open_uplink, parse_frame
 
@@ -201,3 +204,18 @@ def test_settings_that_cannot_work_are_refused_before_the_run(tmp_path: Path, ex
     out = subprocess.run([AKKER, *args], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and says in out.stderr and "Traceback" not in out.stderr, out.stderr
     assert not (tmp_path / "f.db").exists()
+
+
+def test_a_downlink_decided_later_still_collides_with_one_decided_earlier(tmp_path: Path) -> None:
+    # Seen in review: only downlinks decided before a new one were checked, so the earlier of two overlapping
+    # downlinks from two gateways always got through. The node now waits until its downlink has ended.
+    air = network_air.Air([Site("sim-01", 0, 0)], [Site("gw1", 0, 0), Site("gw2", 9, 9)], random.Random(1),
+                          datetime(2026, 12, 1, tzinfo=timezone.utc), tmp_path / "f.db")  # fmt: skip
+    air.counts["downlinks"] = 1
+    event = {"t_ms": 1000, "airtime_us": 400_000, "gateway": "gw1", "freq_khz": 869525, "sf": 12, "heard": True}
+    air.downlinks_on_air = [("gw1", 1000, 1400, 869525, 12), ("gw2", 1300, 1700, 869525, 11)]
+    assert not air.collided(event)  # another SF: no collision
+    air.downlinks_on_air.append(("gw2", 1200, 1600, 869525, 12))  # decided later, overlapping
+    assert air.collided(event) and event["heard"] is False
+    assert air.counts == {"downlinks": 0, "downlinks_lost": 1}
+    air.close()
