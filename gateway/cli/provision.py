@@ -29,8 +29,7 @@ from gateway.workshop.provision import (
 
 from .errors import CliError
 
-DEFAULT_CHANNELS = "868100,868300,868500"  # EU868's three default channels
-DEFAULT_SF = 9
+DEFAULT = Radio()  # EU868's three default channels at SF9: a node for a farm without only gateway boards
 
 
 def add_provision_args(p: argparse.ArgumentParser) -> None:
@@ -81,7 +80,7 @@ def _radio(args: argparse.Namespace, db: sqlite3.Connection) -> tuple[Radio, str
     heard = gateways.known(db)  # most recently seen first
     every_board = [g for g in heard if g.kind == gateways.BOARD and g.freq_khz and g.sf]
     only_boards = bool(heard) and len(every_board) == len(heard)
-    sf = args.sf or (int(every_board[0].sf or DEFAULT_SF) if only_boards else DEFAULT_SF)
+    sf = args.sf or (int(every_board[0].sf or DEFAULT.sf) if only_boards else DEFAULT.sf)
     # Boards on other SFs do not hear this node: their channels would only lose its frames.
     boards = [g for g in every_board if g.sf == sf] or every_board
     if args.channels is not None:
@@ -89,7 +88,7 @@ def _radio(args: argparse.Namespace, db: sqlite3.Connection) -> tuple[Radio, str
     elif only_boards:
         channels = tuple(sorted({int(g.freq_khz or 0) for g in boards}))
     else:
-        channels = _channels(DEFAULT_CHANNELS)
+        channels = DEFAULT.channels_khz
     radio = Radio(channels, sf, 125, args.tx_power)
     given = args.channels is not None or args.sf is not None
     listening = ", ".join(f"{(g.freq_khz or 0) / 1000:g} MHz SF{g.sf} ({g.id})" for g in every_board)

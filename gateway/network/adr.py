@@ -19,7 +19,9 @@ import json
 import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
+from firmware.lorawan.session import sf_of
 from payload_codec.mac_commands import build
 
 from .reach import ALL_DRS, node_reach
@@ -73,6 +75,18 @@ class Settings:
     ch_mask: int = 0  # the node's channels its gateways hear; 0: all of them (ChMaskCntl 6)
 
 
+class _Row(NamedTuple):
+    """A node's adr_nodes row (the columns are described with _ADDED_COLUMNS)."""
+
+    in_force: Settings | None
+    asked: Settings | None
+    refused: Settings | None
+    since_id: int
+    asked_id: int
+    mask_refused: bool
+    acked: bool
+
+
 def decide(
     best_snr_db: float, current: Settings, lost: float, margin_db: float = MARGIN_DB, drs: frozenset[int] = ALL_DRS
 ) -> Settings:
@@ -80,7 +94,7 @@ def decide(
 
     drs: the data rates some gateway in the node's reach listens on; the node is never moved to another.
     """
-    spare = best_snr_db - DEMOD_FLOOR_DB[12 - current.dr] - margin_db
+    spare = best_snr_db - DEMOD_FLOOR_DB[sf_of(current.dr)] - margin_db
     steps = int(spare // STEP_DB)
     dr, power = current.dr, current.tx_power
     faster = sorted(d for d in drs if dr < d <= DR_MAX)
@@ -116,30 +130,33 @@ class Adr:
 
     def state(self, node: str) -> tuple[Settings | None, Settings | None]:
         """(in force, asked and unanswered) for node; in force is None until the node acknowledged something."""
-        in_force, asked, _refused = self._row(node)
-        acked = self.db.execute("SELECT acked FROM adr_nodes WHERE node = ?", (node,)).fetchone()
-        return (in_force if acked and acked[0] else None), asked
+        row = self._row(node)
+        return (row.in_force if row.acked else None), row.asked
 
-    def _row(self, node: str) -> tuple[Settings | None, Settings | None, Settings | None]:
-        row = self.db.execute(
-            "SELECT dr, tx_power, nb_trans, asked, ch_mask, refused FROM adr_nodes WHERE node = ?", (node,)
-        )
-        got = row.fetchone()
+    def _row(self, node: str) -> _Row:
+        got = self.db.execute(
+            "SELECT dr, tx_power, nb_trans, ch_mask, asked, refused, since_id, asked_id, mask_refused, acked"
+            " FROM adr_nodes WHERE node = ?",
+            (node,),
+        ).fetchone()
         if got is None:
-            return None, None, None
-        asked = Settings(**json.loads(got[3])) if got[3] else None
-        refused = Settings(**json.loads(got[5])) if got[5] else None
-        return Settings(int(got[0]), int(got[1]), int(got[2]), int(got[4])), asked, refused
+            return _Row(None, None, None, 0, 0, False, False)
+        dr, tx_power, nb_trans, ch_mask, asked, refused, since_id, asked_id, mask_refused, acked = got
+        return _Row(
+            Settings(int(dr), int(tx_power), int(nb_trans), int(ch_mask)),
+            Settings(**json.loads(asked)) if asked else None,
+            Settings(**json.loads(refused)) if refused else None,
+            int(since_id), int(asked_id), bool(mask_refused), bool(acked),
+        )  # fmt: skip
 
     def history(self, node: str) -> tuple[float | None, float]:
         """(best SNR, share of frames lost) over the node's last HISTORY uplinks at the settings in force.
 
         (None, 0) if too few.
         """
-        got = self.db.execute("SELECT since_id FROM adr_nodes WHERE node = ?", (node,)).fetchone()
         rows = self.db.execute(
             "SELECT fcnt, rx FROM records WHERE node = ? AND error IS NULL AND id > ? ORDER BY id DESC LIMIT ?",
-            (node, int(got[0]) if got else 0, HISTORY),
+            (node, self._row(node).since_id, HISTORY),
         ).fetchall()
         if len(rows) < MIN_HISTORY:
             return None, 0.0
@@ -154,18 +171,17 @@ class Adr:
 
         adr: the uplink's ADR bit. Without it only the channel mask is the network's to set.
         """
-        in_force, asked, refused = self._row(node)
-        current = Settings(uplink_dr, in_force.tx_power if in_force else 0, in_force.nb_trans if in_force else 1,
-                           in_force.ch_mask if in_force else 0)  # fmt: skip
-        if asked is not None:
-            return (current, asked) if self._unanswered(node) >= ASK_AGAIN_AFTER else None
+        row = self._row(node)
+        in_force = row.in_force or Settings(uplink_dr, 0, 1)
+        current = replace(in_force, dr=uplink_dr)
+        if row.asked is not None:
+            return (current, row.asked) if self._uplinks_since(node, row.asked_id) >= ASK_AGAIN_AFTER else None
         near = node_reach(self.db, node, self.boards)
-        mask_refused = self.db.execute("SELECT mask_refused FROM adr_nodes WHERE node = ?", (node,)).fetchone()
-        want = replace(current, ch_mask=0 if mask_refused and mask_refused[0] else near.mask())
+        want = replace(current, ch_mask=0 if row.mask_refused else near.mask())
         best, lost = self.history(node) if adr else (None, 0.0)
         if best is not None:
             want = decide(best, want, lost, self.margin_db, near.drs)
-        if want in (current, refused):  # a refusal is not asked again until something changes
+        if want in (current, row.refused):  # a refusal is not asked again until something changes
             return None
         if want == replace(current, tx_power=current.tx_power + 1):
             return None  # one power step down alone is not worth a downlink: ADR would see-saw by 2 dB
@@ -173,8 +189,7 @@ class Adr:
 
     def asking(self, node: str, current: Settings, want: Settings) -> bytes:
         """The LinkADRReq for request()'s answer, now waiting for the node's LinkADRAns."""
-        in_force, _asked, _refused = self._row(node)
-        self._save(node, in_force or current, want)
+        self._save(node, self._row(node).in_force or current, want)
         with self.db:
             self.db.execute("UPDATE adr_nodes SET asked_id = ? WHERE node = ?", (self._last_id(node), node))
         # ChMaskCntl 0 with the channels the gateways hear; 6 (every channel the node has on) when they hear all.
@@ -182,12 +197,9 @@ class Adr:
                   "ch_mask_cntl": 0 if want.ch_mask else 6, "nb_trans": want.nb_trans}  # fmt: skip
         return build([("LinkADRReq", fields)], False)
 
-    def _unanswered(self, node: str) -> int:
-        """The node's uplinks stored since the waiting LinkADRReq went out."""
-        row = self.db.execute(
-            "SELECT COUNT(*) FROM records WHERE node = ? AND id > (SELECT asked_id FROM adr_nodes WHERE node = ?)",
-            (node, node),
-        ).fetchone()
+    def _uplinks_since(self, node: str, record_id: int) -> int:
+        """The node's uplinks stored after record_id (the waiting LinkADRReq went out with it)."""
+        row = self.db.execute("SELECT COUNT(*) FROM records WHERE node = ? AND id > ?", (node, record_id)).fetchone()
         return int(row[0])
 
     def answered(self, node: str, acks: dict[str, object]) -> None:
@@ -196,7 +208,8 @@ class Adr:
         A refused channel mask means the node's channels are not the ones the mask was made for: no mask
         is sent to it again (ChMaskCntl 6 keeps whatever channels it has).
         """
-        in_force, asked, _refused = self._row(node)
+        row = self._row(node)
+        in_force, asked = row.in_force, row.asked
         if asked is None or in_force is None:
             return
         ack = all(acks.values())

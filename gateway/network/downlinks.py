@@ -21,6 +21,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from firmware.lorawan.session import dr_of
 from gateway.bridge.frame import Reception
 from gateway.bridge.registry import Registry
 from payload_codec.lorawan import build_downlink
@@ -191,7 +192,7 @@ class DownlinkBuilder:
         for cid, fields in node_mac(up):
             if cid == 0x03:  # LinkADRAns: what was asked is in force only when all three are acknowledged
                 adr.answered(up.node, fields)
-        adr_want = adr.request(up.node, 12 - up.receptions[0].sf, up.adr) if up.receptions else None
+        adr_want = adr.request(up.node, dr_of(up.receptions[0].sf), up.adr) if up.receptions else None
         self._note_dev_status(up, now)
         status_req = b"\x06" if self._dev_status_due(up.node, now) else b""
         command = self._confirmed_retry(up, now) or self.commands.next_queued(up.node)

@@ -16,6 +16,8 @@ import sqlite3
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
+from firmware.lorawan.session import dr_of
+
 DEFAULT_CHANNELS_KHZ = (868100, 868300, 868500)  # EU868 channels 0..2: every node has them from the start
 # The CFList most EU868 networks send (The Things Network's plan): channels 3..7, 867.1-867.9 MHz.
 PLAN_CFLIST_HZ = (867_100_000, 867_300_000, 867_500_000, 867_700_000, 867_900_000)
@@ -48,7 +50,7 @@ def reach(receptions: Iterable[Mapping[str, object]], boards: Collection[str]) -
         if r.get("gateway") not in boards:
             return EVERYWHERE
         channels.add(int(str(r.get("frequency", 0))) // 1000)
-        drs.add(12 - int(str(r.get("sf", 12))))
+        drs.add(dr_of(int(str(r.get("sf", 12)))))
     if not channels:
         return EVERYWHERE
     return Reach(frozenset(channels), frozenset(drs & ALL_DRS) or ALL_DRS)

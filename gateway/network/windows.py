@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from firmware.airtime import time_on_air_us
 from firmware.dutycycle import DutyCycle
+from firmware.lorawan.session import dr_of, sf_of  # EU868 DR0..DR5 = SF12..SF7 at 125 kHz
 from gateway.bridge.frame import Reception
 
 COUNTER_WRAP = 1 << 32  # Semtech tmst: 32-bit microseconds
@@ -51,11 +52,6 @@ class Window:
     bw_khz: int = 125
 
 
-def sf_of_dr(dr: int) -> int:
-    """EU868 DR0..DR5 = SF12..SF7 at 125 kHz."""
-    return 12 - dr
-
-
 def windows(
     receptions: Sequence[Reception], uplink_end_ms: int, rx: RxSettings, board_gateway: str | None = None
 ) -> list[Window]:
@@ -75,10 +71,10 @@ def windows(
             wrap = BOARD_WRAP if board else COUNTER_WRAP
             counter = (r.counter_us + delay_s * 1_000_000) % wrap
             if name == "rx1":
-                sf = sf_of_dr(max(0, (12 - r.sf) - rx.rx1_dr_offset))
+                sf = sf_of(max(0, dr_of(r.sf) - rx.rx1_dr_offset))
                 out.append(Window(name, r.gateway, counter, due_ms, r.freq_hz, sf))
             else:
-                out.append(Window(name, r.gateway, counter, due_ms, rx.rx2_freq_hz, sf_of_dr(rx.rx2_dr)))
+                out.append(Window(name, r.gateway, counter, due_ms, rx.rx2_freq_hz, sf_of(rx.rx2_dr)))
     return out
 
 

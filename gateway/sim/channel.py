@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # SX1262 datasheet (rev 2.1) table 3-8: sensitivity at 125 kHz, dBm, by SF.
@@ -76,6 +77,16 @@ def link_budget(node: Site, gw: Site, shadowing_db: float) -> float:
     return TX_POWER_DBM + ANTENNA_GAINS_DB - path_loss_db(d) - shadowing_db
 
 
+def snr_db(rssi_dbm: float) -> float:
+    """The SNR a radio reports for a frame this strong (it saturates near 12 dB)."""
+    return min(rssi_dbm - NOISE_FLOOR_DBM, 12.0)
+
+
+def collides(rssi_dbm: float, rivals_dbm: Iterable[float]) -> bool:
+    """An overlapping frame on the same channel and SF is less than CAPTURE_DB weaker: both are lost."""
+    return any(rssi_dbm - r < CAPTURE_DB for r in rivals_dbm)
+
+
 def receptions(
     txs: list[Transmission], nodes: list[Site], gws: list[Site], rng: random.Random
 ) -> tuple[list[Reception], dict[str, int]]:
@@ -110,10 +121,10 @@ def receptions(
                     break
                 if other.freq_khz == tx.freq_khz and other.sf == tx.sf:
                     rivals.append(other_rssi)
-            collided = any(rssi - r < CAPTURE_DB for r in rivals)
+            collided = collides(rssi, rivals)
             if collided:
                 lost["collided"] += 1
-            snr = min(rssi - NOISE_FLOOR_DBM, 12.0) + rng.gauss(0, 0.5)
+            snr = snr_db(rssi) + rng.gauss(0, 0.5)
             out.append(Reception(gw.name, tx, round(rssi), round(snr * 4) / 4, collided))
     out.sort(key=lambda r: (r.tx.t_ms, r.gateway))
     return out, lost

@@ -117,10 +117,10 @@ class Air:
             if any(t0 < up.t1 and up.t0 < t1 for t0, t1 in self.gw_busy[g.name]):
                 self._count("gateway_transmitting")  # half duplex: a gateway sending a downlink hears nothing
                 continue
-            collided = any(rssi - o.rssi[g.name] < channel.CAPTURE_DB for o in rivals)
+            collided = channel.collides(rssi, (o.rssi[g.name] for o in rivals))
             if collided:
                 self._count("collided")
-            snr = min(rssi - channel.NOISE_FLOOR_DBM, 12.0) + self.rng.gauss(0, 0.5)
+            snr = channel.snr_db(rssi) + self.rng.gauss(0, 0.5)
             out.append(Reception(g.name, round(rssi), round(snr * 4) / 4, up.freq_khz * 1000, up.sf, 125,
                                  crc_ok=not collided, counter_us=(up.t1 * 1000) % (1 << 32)))  # fmt: skip
         return out
@@ -189,7 +189,7 @@ class Air:
             (w.gateway, t0, t1, freq_khz, w.sf)
         ]
         self._count("downlinks" if heard else "downlinks_lost")
-        snr = min(rssi - channel.NOISE_FLOOR_DBM, 12.0)
+        snr = channel.snr_db(rssi)
         event = {"kind": "tx", "dir": "down", "node": node, "gateway": w.gateway, "t_ms": t0, "freq_khz": freq_khz,
                  "sf": w.sf, "bw_khz": w.bw_khz, "airtime_us": airtime_us, "phy": phy.hex(),
                  "window": 1 if w.name == "rx1" else 2, "heard": heard}  # fmt: skip

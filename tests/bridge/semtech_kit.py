@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 
 from payload_codec.lorawan import build_uplink
 
@@ -56,3 +57,36 @@ def push(body: object, token: int = 0x1234, version: int = 2, eui: bytes = EUI) 
 
 def pull(token: int = 0x4321, version: int = 2) -> bytes:
     return header(0x02, token, version) + EUI
+
+
+class Forwarder:
+    """A UDP client socket playing the packet forwarder: the bridge's answers come back to it."""
+
+    def __init__(self, server: tuple[str, int]) -> None:
+        self.server = server
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(2.0)
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendto(data, self.server)
+
+    def recv(self, timeout_s: float = 2.0) -> bytes:
+        self.sock.settimeout(timeout_s)
+        data, addr = self.sock.recvfrom(65535)
+        assert addr == self.server
+        return data
+
+    def recv_kind(self, identifier: int, timeout_s: float = 3.0) -> bytes:
+        """The next datagram with this identifier (ACKs of other kinds are skipped)."""
+        while True:
+            data = self.recv(timeout_s)
+            if data[3] == identifier:
+                return data
+
+    def nothing_within(self, timeout_s: float = 0.15) -> bool:
+        try:
+            self.recv(timeout_s)
+        except TimeoutError:
+            return True
+        return False

@@ -23,7 +23,7 @@ from gateway.bridge.sources.semtech_packets import (
 from gateway.bridge.sources.semtech_udp import MAX_ROUTES, SemtechUdpSource
 from gateway.network.semtech_txpk import txpk
 from gateway.network.windows import Window
-from tests.bridge.semtech_kit import EUI, EUI_HEX, PHY_A, PHY_B, STAT, header, pull, push, rxpk
+from tests.bridge.semtech_kit import EUI, EUI_HEX, PHY_A, PHY_B, STAT, Forwarder, header, pull, push, rxpk
 
 # ------------------------------------------------------------------ the socket loop
 
@@ -72,40 +72,14 @@ class FakeIntake:
             t.join(5)
 
 
-class Gateway:
-    """A UDP client socket playing the packet forwarder."""
-
-    def __init__(self, server: tuple[str, int]) -> None:
-        self.server = server
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(2.0)
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendto(data, self.server)
-
-    def recv(self, timeout_s: float = 2.0) -> bytes:
-        self.sock.settimeout(timeout_s)
-        data, addr = self.sock.recvfrom(65535)
-        assert addr == self.server
-        return data
-
-    def nothing_within(self, timeout_s: float = 0.15) -> bool:
-        try:
-            self.recv(timeout_s)
-        except TimeoutError:
-            return True
-        return False
-
-
 @pytest.fixture
-def udp() -> Iterator[tuple[SemtechUdpSource, FakeIntake, Gateway]]:
+def udp() -> Iterator[tuple[SemtechUdpSource, FakeIntake, Forwarder]]:
     intake = FakeIntake()
     source = SemtechUdpSource("127.0.0.1", 0)
     source.start(intake)
     gw = None
     try:
-        gw = Gateway(source.address)
+        gw = Forwarder(source.address)
         yield source, intake, gw
     finally:
         if gw is not None:
@@ -130,7 +104,7 @@ def udp_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixtu
         logger.level, logger.propagate = saved
 
 
-def test_push_ack_only_after_the_pipeline_committed(udp: tuple[SemtechUdpSource, FakeIntake, Gateway]) -> None:
+def test_push_ack_only_after_the_pipeline_committed(udp: tuple[SemtechUdpSource, FakeIntake, Forwarder]) -> None:
     _, intake, gw = udp
     intake.release.clear()
     gw.send(push({"rxpk": [rxpk()]}, token=0xBEEF))
@@ -149,7 +123,7 @@ def test_push_ack_only_after_the_pipeline_committed(udp: tuple[SemtechUdpSource,
     assert intake.counts() == {"udp_datagrams": 1}
 
 
-def test_token_and_version_are_echoed(udp: tuple[SemtechUdpSource, FakeIntake, Gateway]) -> None:
+def test_token_and_version_are_echoed(udp: tuple[SemtechUdpSource, FakeIntake, Forwarder]) -> None:
     _, intake, gw = udp
     for token, version in ((0x0000, 2), (0xFFFF, 2), (0x0102, 1)):
         gw.send(push({"rxpk": [rxpk()]}, token=token, version=version))
@@ -158,7 +132,7 @@ def test_token_and_version_are_echoed(udp: tuple[SemtechUdpSource, FakeIntake, G
 
 
 def test_pull_data_is_answered_at_once_and_its_route_remembered(
-    udp: tuple[SemtechUdpSource, FakeIntake, Gateway],
+    udp: tuple[SemtechUdpSource, FakeIntake, Forwarder],
 ) -> None:
     source, intake, gw = udp
     intake.release.clear()  # a held pipeline must not delay the keep-alive
@@ -172,7 +146,7 @@ def test_pull_data_is_answered_at_once_and_its_route_remembered(
 
 
 def test_made_up_gateways_cost_bounded_memory_and_log(
-    udp: tuple[SemtechUdpSource, FakeIntake, Gateway], udp_log: pytest.LogCaptureFixture
+    udp: tuple[SemtechUdpSource, FakeIntake, Forwarder], udp_log: pytest.LogCaptureFixture
 ) -> None:
     # Seen in review: 200,000 PULL_DATA under made-up EUIs grew RSS from 39 to 66 MB and wrote an info
     # line each (3.2 times the input); one EUI from two alternating ports logged every datagram too.
@@ -188,7 +162,7 @@ def test_made_up_gateways_cost_bounded_memory_and_log(
 
 
 def test_malformed_datagrams_are_counted_and_not_acked(
-    udp: tuple[SemtechUdpSource, FakeIntake, Gateway], udp_log: pytest.LogCaptureFixture
+    udp: tuple[SemtechUdpSource, FakeIntake, Forwarder], udp_log: pytest.LogCaptureFixture
 ) -> None:
     source, intake, gw = udp
     bad = [header(0x00, version=3) + EUI + b"{}", b"", b"\x02\x00", push(b"{nope"), push({"rxpk": 5}), header(0x09)]
@@ -214,7 +188,7 @@ def test_malformed_datagrams_are_counted_and_not_acked(
 
 
 def test_one_bad_rxpk_among_good_ones(
-    udp: tuple[SemtechUdpSource, FakeIntake, Gateway], udp_log: pytest.LogCaptureFixture
+    udp: tuple[SemtechUdpSource, FakeIntake, Forwarder], udp_log: pytest.LogCaptureFixture
 ) -> None:
     _, intake, gw = udp
     items = [rxpk(PHY_A), rxpk(modu="FSK", datr=50000), rxpk(PHY_B, stat=-1)]
@@ -230,7 +204,7 @@ def test_one_bad_rxpk_among_good_ones(
 
 
 def test_oversize_input_is_counted_apart_and_warned_about_in_summary(
-    udp: tuple[SemtechUdpSource, FakeIntake, Gateway], udp_log: pytest.LogCaptureFixture
+    udp: tuple[SemtechUdpSource, FakeIntake, Forwarder], udp_log: pytest.LogCaptureFixture
 ) -> None:
     source, intake, gw = udp
     gw.send(push({"rxpk": [rxpk()] * (MAX_RXPK + 1)}, token=0x0001))
@@ -259,12 +233,12 @@ def test_oversize_input_is_counted_apart_and_warned_about_in_summary(
     )
 
 
-def _addr(gw: Gateway) -> str:
+def _addr(gw: Forwarder) -> str:
     host, port = gw.sock.getsockname()
     return f"{host}:{port}"
 
 
-def test_stat_only_push_data_is_acked_through_the_pipeline(udp: tuple[SemtechUdpSource, FakeIntake, Gateway]) -> None:
+def test_stat_only_push_data_is_acked_through_the_pipeline(udp: tuple[SemtechUdpSource, FakeIntake, Forwarder]) -> None:
     _, intake, gw = udp
     intake.release.clear()
     gw.send(push({"stat": STAT}, token=0x5151))
@@ -276,7 +250,7 @@ def test_stat_only_push_data_is_acked_through_the_pipeline(udp: tuple[SemtechUdp
 
 
 def test_a_tx_ack_for_no_downlink_of_ours_is_counted_and_not_answered(
-    udp: tuple[SemtechUdpSource, FakeIntake, Gateway],
+    udp: tuple[SemtechUdpSource, FakeIntake, Forwarder],
 ) -> None:
     _, intake, gw = udp
     gw.send(header(0x05, 0x3333) + EUI + b'{"txpk_ack":{"error":"TOO_LATE"}}')
@@ -287,7 +261,7 @@ def test_a_tx_ack_for_no_downlink_of_ours_is_counted_and_not_answered(
 
 
 def test_ack_after_stop_is_dropped_quietly(
-    udp: tuple[SemtechUdpSource, FakeIntake, Gateway], udp_log: pytest.LogCaptureFixture
+    udp: tuple[SemtechUdpSource, FakeIntake, Forwarder], udp_log: pytest.LogCaptureFixture
 ) -> None:
     source, intake, gw = udp
     intake.release.clear()
@@ -316,7 +290,7 @@ def test_bind_failure_is_an_os_error_and_leaves_nothing_open() -> None:
         holder.close()
 
 
-def test_started_twice_is_refused(udp: tuple[SemtechUdpSource, FakeIntake, Gateway]) -> None:
+def test_started_twice_is_refused(udp: tuple[SemtechUdpSource, FakeIntake, Forwarder]) -> None:
     source, intake, _ = udp
     with pytest.raises(RuntimeError):
         source.start(intake)
@@ -326,7 +300,7 @@ def test_started_twice_is_refused(udp: tuple[SemtechUdpSource, FakeIntake, Gatew
 
 
 def test_a_downlink_goes_to_the_gateways_pull_data_address_and_its_tx_ack_reaches_the_caller(
-    udp: tuple[SemtechUdpSource, FakeIntake, Gateway],
+    udp: tuple[SemtechUdpSource, FakeIntake, Forwarder],
 ) -> None:
     source, intake, gw = udp
     eui = "aa555a0000000101"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,28 +25,10 @@ from gateway.sim.nodes import APP_KEY, DEV_EUI, JOIN_EUI
 from payload_codec import encode_uplink
 from payload_codec.lorawan import build_uplink, open_downlink
 from payload_codec.lorawan_join import build_join_request, open_join_accept
-from tests.bridge.semtech_kit import pull, push, rxpk
+from tests.bridge.semtech_kit import Forwarder, pull, push, rxpk
 from tests.processes import wait_for_log
 
 AKKER = str(Path(sys.executable).parent / "akker")
-
-
-class Forwarder:
-    def __init__(self, server: tuple[str, int]) -> None:
-        self.server = server
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(3.0)
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendto(data, self.server)
-
-    def recv_kind(self, identifier: int) -> bytes:
-        """The next datagram with this identifier (ACKs of other kinds are skipped)."""
-        while True:
-            data, _ = self.sock.recvfrom(65535)
-            if data[3] == identifier:
-                return data
 
 
 @pytest.fixture
@@ -173,9 +154,8 @@ def test_akker_gateway_run_answers_joins_unless_told_not_to(tmp_path: Path, flag
         forwarder.send(push({"rxpk": [rxpk(build_join_request(JOIN_EUI, DEV_EUI, 1, APP_KEY), tmst=10)]}))
         if flags:
             forwarder.recv_kind(0x01)  # PUSH_ACK: stored and committed (a PULL_RESP would come before it)
-            forwarder.sock.settimeout(2.0)
             with pytest.raises(TimeoutError):
-                forwarder.recv_kind(0x03)
+                forwarder.recv_kind(0x03, timeout_s=2.0)
             assert Registry(open_db(db)).by_name("east-1") is None  # no session: nobody answered
         else:
             txpk = json.loads(forwarder.recv_kind(0x03)[4:])["txpk"]
