@@ -57,6 +57,10 @@ class App:
             (re.compile(r"/favicon\.ico"), self.no_icon),
         )
 
+    def close(self) -> None:
+        """Write the summary of warnings still being counted, so none lands in the log after the dashboard stopped."""
+        self._warnings.close()
+
     def handle(self, method: str, target: str) -> Response:
         if method not in ("GET", "HEAD"):
             return error(405, f"{method} is not allowed: the dashboard only reads", {"Allow": "GET, HEAD"})

@@ -85,6 +85,7 @@ class DashboardServer:
         left = server.hang_up_all(self.limits.stop_wait_s)
         if left:  # stuck in a read of the store: daemon threads, so they do not hold the process
             log.warning("dashboard: %d requests still running at stop, left to end on their own", left)
+        self.app.close()
 
     def __enter__(self) -> DashboardServer:
         self.start()
