@@ -100,9 +100,7 @@ class Gateway:
         kbd_intr(-1)
         try:
             try:
-                self.modem = self.board.modem()
-                self.modem.rx_crc_error = True  # forward bad-CRC packets, flagged, instead of dropping them
-                self._listen(radio)
+                self.start(self.board.modem(), radio)
                 self.log.write("gateway %d.%d.%d: listening on %s" % (VERSION[0], VERSION[1], VERSION[2], self._tune()))
                 why = self._loop(wdt)
             except Exception as err:  # a radio that stops answering: say so, leave, let the watchdog restart
@@ -120,16 +118,18 @@ class Gateway:
                 pass
         return why
 
+    def start(self, modem, radio):
+        """Take the modem and listen with radio: run() does this before its loop, the simulator instead of it."""
+        self.modem = modem
+        self.modem.rx_crc_error = True  # forward bad-CRC packets, flagged, instead of dropping them
+        self._listen(radio)
+
     # ------------------------------------------------------------ the loop
 
     def _loop(self, wdt):
         while True:
             wdt.feed()
-            if (
-                self._tx is not None
-                and self.clock.ticks_diff(self._tx["at_ticks_ms"], self.clock.ticks_ms()) <= _TX_LEAD_MS
-            ):
-                self._transmit()
+            self.transmit_due()
             rx = self.modem.poll_recv(self._rx_packet)
             heard = rx is not True and rx is not False
             if heard:
@@ -198,7 +198,7 @@ class Gateway:
                 return "the host stream closed"
             n += 1
             for ftype, seq, body in self.reader.feed(self._byte):
-                why = self._command(ftype, seq, body)
+                why = self.command(ftype, seq, body)
                 if why:
                     return why
         now = self.clock.ticks_ms()
@@ -212,7 +212,8 @@ class Gateway:
             return "Ctrl-C"
         return None
 
-    def _command(self, ftype, seq, body):
+    def command(self, ftype, seq, body):
+        """Answer one host command (ACK, PONG); the reason to leave the loop, or None."""
         if ftype == serial_link.PING:
             self._send(serial_link.PONG, serial_link.encode_pong(VERSION, self.board.id, self.radio))
         elif ftype == serial_link.CONFIGURE:
@@ -244,6 +245,13 @@ class Gateway:
             self.log.write("gateway: TRANSMIT refused: due in %d ms, or another is waiting" % ahead)
             return False
         self._tx = tx
+        return True
+
+    def transmit_due(self):
+        """Send the waiting downlink if its tick is _TX_LEAD_MS away or less; True when one was sent (or dropped)."""
+        if self._tx is None or self.clock.ticks_diff(self._tx["at_ticks_ms"], self.clock.ticks_ms()) > _TX_LEAD_MS:
+            return False
+        self._transmit()
         return True
 
     def _transmit(self):

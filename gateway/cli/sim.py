@@ -29,12 +29,14 @@ def add_sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1, help="the farm's seed: the same seed, the same run")
     p.add_argument("--db", type=Path, required=True, help="the bridge database to fill (a new file)")
     p.add_argument("--truth", type=Path, help="write every transmitted frame and every true sensor value here")
-    p.add_argument("--gateways", type=int, default=1,
-                   help="gateways (default 1): 8-channel ones with OTAA, gateway boards with ABP")  # fmt: skip
+    p.add_argument("--gateways", type=int, default=1, help="how many gateways (default 1)")
+    p.add_argument("--gateway-kind", choices=("concentrator", "board"),
+                   help="concentrator: 8-channel gateways that hear every channel and SF (OTAA's default);"
+                        " board: gateway boards on one channel at --sf (ABP's only kind)")  # fmt: skip
     p.add_argument("--radius", type=float, default=3000.0, metavar="M", help="nodes within M metres (default 3000)")
     p.add_argument("--interval", type=int, default=900, metavar="S", help="sampling interval (default 900 s)")
     p.add_argument("--sf", type=int, default=9,
-                   help="the nodes' spreading factor (default 9; with ABP the gateway boards' too)")  # fmt: skip
+                   help="the nodes' spreading factor (default 9), and the gateway boards' one")  # fmt: skip
     p.add_argument("--mqtt", help="the bridge also publishes every record here: mqtt://[user:pass@]host:port")
     p.add_argument("--jsonl", type=Path, help="the bridge also appends every record to this file")
     p.add_argument("--activation", choices=("otaa", "abp"), default="otaa",
@@ -93,6 +95,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         heap=args.heap,
         activation=args.activation,
         commands=tuple(args.commands),
+        gateway_kind=args.gateway_kind,
     )
     try:
         result = run(cfg)

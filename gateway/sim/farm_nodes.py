@@ -57,12 +57,20 @@ def otaa_identity(seed: int, i: int) -> OtaaIdentity:
 
 
 def provision(
-    db_path: Path, work: Path, names: list[str], *, seed: int, sf: int, interval_s: int, otaa: bool = False
+    db_path: Path,
+    work: Path,
+    names: list[str],
+    *,
+    seed: int,
+    sf: int,
+    interval_s: int,
+    otaa: bool = False,
+    boards: bool = True,
 ) -> list[Provisioned]:
     """Each node into the registry, with its config.json in work/<name>; a name already there is a SimError.
 
-    ABP nodes use the gateway boards' one channel; OTAA ones EU868's three default channels, and what the
-    network's JoinAccept adds (its gateways hear every channel).
+    With gateway boards (boards), nodes use the boards' one channel, as `akker provision` sets them; with
+    concentrators, EU868's three default channels and what the network's JoinAccept adds.
     """
     db = open_db(db_path)
     registry = Registry(db)
@@ -73,7 +81,7 @@ def provision(
                 raise SimError(f"{db_path} already has a node named {name}: give a new --db for each simulation")
             ident: Identity | OtaaIdentity = otaa_identity(seed, i) if otaa else identity(seed, i)
             traps = 2 if i % 3 == 0 else 1
-            radio = Radio(sf=sf) if otaa else Radio((CHANNEL_KHZ,), sf)
+            radio = Radio((CHANNEL_KHZ,), sf) if boards else Radio(sf=sf)
             conf = node_config("sim", ident, Sensors(2, 2, "sht4x", traps, True), radio, interval_s=interval_s)
             root = work / name
             root.mkdir(parents=True)

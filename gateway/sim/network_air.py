@@ -9,9 +9,11 @@ windows.py) answers: a JoinAccept or a downlink, in RX1 or RX2, through the
 gateway that heard best and whose duty cycle allows it. The downlink crosses
 the channel the other way (too weak, or collided with another gateway's) and,
 if it arrives, waits in the node's modem for its receive window
-(firmware/sim/rx_window.py). The gateways here are 8-channel concentrators,
-as a commercial gateway on Semtech UDP is: they hear every channel at every SF.
-Times are farm milliseconds since the run's epoch.
+(firmware/sim/rx_window.py). The gateways are 8-channel concentrators by
+default, as a commercial gateway on Semtech UDP is: they hear every channel at
+every SF. With board_sf set they are gateway boards instead: each hears one
+channel at one SF, and a downlink goes through the gateway firmware's own
+transmit path (board_downlink.py). Times are farm milliseconds since the run's epoch.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from gateway.bridge.registry import open_db
 from gateway.network import answer
 from gateway.network.commands import CommandQueue
 from gateway.network.join_server import JoinRefused, JoinSettings
-from gateway.network.windows import GatewayDuty, RxSettings, choose, windows
+from gateway.network.windows import GatewayDuty, RxSettings, Window, choose, windows
 
 from . import channel
+from .board_downlink import BoardTransmitter
+from .farm_nodes import CHANNEL_KHZ
 from .lockstep import Lockstep
 
 DOWNLINK_POWER_DBM = 14.0  # a gateway's EIRP in the RX1 channels (RP002 EU868)
@@ -72,9 +76,15 @@ class Air:
     events: list[dict[str, Any]] = field(default_factory=list)  # downlinks on the air, as the truth file has them
     intact: set[tuple[str, int]] = field(default_factory=set)  # (node, farm t_ms) of uplinks a gateway decoded
     counts: dict[str, int] = field(default_factory=dict)
+    board_sf: int | None = None  # gateway boards listening on CHANNEL_KHZ at this SF; None: concentrators
 
     def __post_init__(self) -> None:
         self.sites = {n.name: n for n in self.nodes}
+        # Receptions name a gateway as the bridge does: a board's serial source says "board:<id>".
+        self.ids = {g.name: (f"board:{g.name}" if self.board_sf else g.name) for g in self.gws}
+        self.gw_sites = {self.ids[g.name]: g for g in self.gws}
+        self.boards = {self.ids[g.name]: BoardTransmitter(i, CHANNEL_KHZ, self.board_sf)
+                       for i, g in enumerate(self.gws) if self.board_sf}  # fmt: skip
         # One fixed shadowing per link, both ways: a hedge is in the way of the uplink and the downlink alike.
         self.shadow = {(n.name, g.name): self.rng.gauss(0, channel.SHADOWING_DB) for n in self.nodes for g in self.gws}
         self.pipeline = Pipeline(self.db_path, list(self.sinks))
@@ -82,7 +92,7 @@ class Air:
         self.duty = GatewayDuty()
         self.settings = JoinSettings()
         self.on_air: list[_Uplink] = []
-        self.gw_busy: dict[str, list[tuple[int, int]]] = {g.name: [] for g in self.gws}
+        self.gw_busy: dict[str, list[tuple[int, int]]] = {gid: [] for gid in self.gw_sites}
         self.downlinks_on_air: list[tuple[str, int, int, int, int]] = []  # gateway, t0, t1, freq_khz, sf
         self._commands = sorted(self.commands, key=lambda c: c.at_ms)
         self.dev_addrs = random.Random(self.rng.random())  # the join server's draws, from the run's seed
@@ -110,19 +120,25 @@ class Air:
                   and o.freq_khz == up.freq_khz and o.sf == up.sf]  # fmt: skip
         out = []
         for g in self.gws:
+            gid = self.ids[g.name]
+            board = self.boards.get(gid)
+            if board is not None and (up.freq_khz, up.sf) != (board.freq_khz, board.sf):
+                self._count("gateway_not_listening")  # a board's one radio hears one channel at one SF
+                continue
             rssi = up.rssi[g.name]
             if rssi < channel.SENSITIVITY_DBM[up.sf]:
                 self._count("weak")
                 continue
-            if any(t0 < up.t1 and up.t0 < t1 for t0, t1 in self.gw_busy[g.name]):
+            if any(t0 < up.t1 and up.t0 < t1 for t0, t1 in self.gw_busy[gid]):
                 self._count("gateway_transmitting")  # half duplex: a gateway sending a downlink hears nothing
                 continue
             collided = channel.collides(rssi, (o.rssi[g.name] for o in rivals))
             if collided:
                 self._count("collided")
             snr = channel.snr_db(rssi) + self.rng.gauss(0, 0.5)
-            out.append(Reception(g.name, round(rssi), round(snr * 4) / 4, up.freq_khz * 1000, up.sf, 125,
-                                 crc_ok=not collided, counter_us=(up.t1 * 1000) % (1 << 32)))  # fmt: skip
+            counter = board.counter_us(up.t1) if board is not None else (up.t1 * 1000) % (1 << 32)
+            out.append(Reception(gid, round(rssi), round(snr * 4) / 4, up.freq_khz * 1000, up.sf, 125,
+                                 crc_ok=not collided, counter_us=counter))  # fmt: skip
         return out
 
     # ------------------------------------------------------------ the network
@@ -135,16 +151,16 @@ class Air:
     def answer(self, phy: bytes, up: _Uplink, receptions: list[Reception]) -> tuple[bytes, RxSettings] | None:
         """Store the uplink as the bridge would and return what the network sends back, if anything."""
         at = self.epoch + timedelta(milliseconds=up.t1)
-        frames = [UplinkFrame(phy, r, "udp", at) for r in receptions]
+        frames = [UplinkFrame(phy, r, "serial" if r.gateway in self.boards else "udp", at) for r in receptions]
         outcomes = self.pipeline.process(frames)
         intact = [r for r in receptions if r.crc_ok]
         if not intact:
             return None
         self.intact.add((up.node, up.t0))
-        frame = UplinkFrame(phy, intact[0], "udp", at)
+        frame = frames[receptions.index(intact[0])]
         if phy[0] == 0x00:
             try:
-                joined = answer.join(self.db, frame, self.settings, (), self.dev_addrs.randrange)
+                joined = answer.join(self.db, frame, self.settings, set(self.boards), self.dev_addrs.randrange)
             except JoinRefused as err:
                 self._count(f"join_refused_{err.reason}")
                 return None
@@ -153,7 +169,7 @@ class Air:
             return joined.accept, answer.join_windows()
         if not any(o in (uplink.ACCEPTED, uplink.MAC_ONLY) for o in outcomes):
             return None
-        got = answer.data(self.db, frame, intact, ())
+        got = answer.data(self.db, frame, intact, set(self.boards))
         if got is None or got.downlink is None:
             return None
         return got.downlink.phy, answer.data_windows(self.settings)
@@ -177,24 +193,39 @@ class Air:
         if w is None:
             self._count("downlink_no_window")
             return None
-        airtime_us = time_on_air_us(len(phy), w.sf, w.bw_khz, 5, PREAMBLE)
-        t0, t1 = w.due_ms, w.due_ms + (airtime_us + 999) // 1000
+        sent = self._transmit(w, up.t1, phy)
+        if "refused" in sent:
+            self._count("downlink_refused_by_board")
+            return None
+        t0, airtime_us, freq_khz, sf = sent["time_ms"], sent["airtime_us"], sent["freq_khz"], sent["sf"]
+        t1 = t0 + (airtime_us + 999) // 1000
         self.gw_busy[w.gateway] = [b for b in self.gw_busy[w.gateway] if b[1] > up.t0 - 10_000] + [(t0, t1)]
-        freq_khz = w.freq_hz // 1000
-        gw = next(g for g in self.gws if g.name == w.gateway)
+        gw = self.gw_sites[w.gateway]
         rssi = (channel.link_budget(self.sites[node], gw, self.shadow[(node, gw.name)]) - channel.TX_POWER_DBM
-                + DOWNLINK_POWER_DBM + self.rng.gauss(0, channel.FADING_DB))  # fmt: skip
-        heard = rssi >= channel.SENSITIVITY_DBM[w.sf] and not self._overlapping(w.gateway, t0, t1, freq_khz, w.sf)
+                + sent["power_dbm"] + self.rng.gauss(0, channel.FADING_DB))  # fmt: skip
+        # A node listens with inverted IQ: a downlink sent without it is not even noise to the node.
+        heard = (sent["inverted"] and rssi >= channel.SENSITIVITY_DBM[sf]
+                 and not self._overlapping(w.gateway, t0, t1, freq_khz, sf))  # fmt: skip
         self.downlinks_on_air = [d for d in self.downlinks_on_air if d[2] > up.t0 - 10_000] + [
-            (w.gateway, t0, t1, freq_khz, w.sf)
+            (w.gateway, t0, t1, freq_khz, sf)
         ]
         self._count("downlinks" if heard else "downlinks_lost")
         snr = channel.snr_db(rssi)
         event = {"kind": "tx", "dir": "down", "node": node, "gateway": w.gateway, "t_ms": t0, "freq_khz": freq_khz,
-                 "sf": w.sf, "bw_khz": w.bw_khz, "airtime_us": airtime_us, "phy": phy.hex(),
+                 "sf": sf, "bw_khz": sent["bw_khz"], "airtime_us": airtime_us, "phy": sent["payload"].hex(),
                  "window": 1 if w.name == "rx1" else 2, "heard": heard}  # fmt: skip
         self.events.append(event)
         return event, round(rssi), round(snr, 1)
+
+    def _transmit(self, w: Window, now_ms: int, phy: bytes) -> dict[str, Any]:
+        """What w's gateway puts on the air (as SimModem records it), or {"refused": why}."""
+        board = self.boards.get(w.gateway)
+        if board is not None:
+            return board.send(now_ms, w.counter_us // 1000, w.freq_hz // 1000, w.sf, w.bw_khz, phy)
+        # A concentrator sends what its txpk says (gateway/network/semtech_txpk.py), at its tmst, IQ inverted.
+        return {"time_ms": w.due_ms, "airtime_us": time_on_air_us(len(phy), w.sf, w.bw_khz, 5, PREAMBLE),
+                "freq_khz": w.freq_hz // 1000, "sf": w.sf, "bw_khz": w.bw_khz, "payload": phy,
+                "power_dbm": DOWNLINK_POWER_DBM, "inverted": True}  # fmt: skip
 
     def _overlapping(self, gateway: str, t0: int, t1: int, freq_khz: int, sf: int) -> bool:
         """Another gateway's downlink on this channel and SF overlaps: at the node, neither is heard."""

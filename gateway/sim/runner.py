@@ -77,6 +77,7 @@ class SimConfig:
     heap: str = HEAP  # each node's MicroPython heap (--runtime micropython)
     activation: str = "otaa"  # or "abp": nodes that only send
     commands: tuple[Command, ...] = ()  # queued for the nodes at their farm times (OTAA only)
+    gateway_kind: str | None = None  # "concentrator" (OTAA's default) or "board" (ABP's only kind)
 
 
 def run(cfg: SimConfig, progress: Callable[[str], None] = print) -> SimResult:
@@ -91,8 +92,8 @@ def run(cfg: SimConfig, progress: Callable[[str], None] = print) -> SimResult:
         work = Path(tmp)
         build = mpy_build.build(work / "build")
         otaa = cfg.activation == "otaa"
-        provisioned = provision(cfg.db, work / "nodes", [n.name for n in nodes],
-                                seed=cfg.seed, sf=cfg.sf, interval_s=cfg.interval_s, otaa=otaa)  # fmt: skip
+        provisioned = provision(cfg.db, work / "nodes", [n.name for n in nodes], seed=cfg.seed, sf=cfg.sf,
+                                interval_s=cfg.interval_s, otaa=otaa, boards=_boards(cfg))  # fmt: skip
         tasks = _node_tasks(cfg, provisioned, build, total_ms, rng)
         if otaa:
             return _run_with_network(cfg, provisioned, tasks, nodes, gws, rng, epoch, started, progress)
@@ -123,7 +124,8 @@ def _run_with_network(
     progress: Callable[[str], None],
 ) -> SimResult:
     progress(f"running {cfg.nodes} OTAA nodes for {cfg.days:g} days on {cfg.runtime}, with the network answering ...")
-    air = Air(nodes, gws, rng, epoch, cfg.db, [s.name for s in cfg.sinks], cfg.commands)
+    air = Air(nodes, gws, rng, epoch, cfg.db, [s.name for s in cfg.sinks], cfg.commands,
+              board_sf=cfg.sf if _boards(cfg) else None)  # fmt: skip
     try:
         per_node = run_lockstep(air, tasks)
     except SimError:
@@ -140,7 +142,11 @@ def _run_with_network(
     _joined(cfg.db, results)
     notes = _command_states(cfg.db, cfg.commands)
     moved = sum(1 for r in results if r.final_sf is not None and r.final_sf < cfg.sf)
-    notes.append(f"ADR: {moved} of {len(results)} nodes moved from SF{cfg.sf} to a faster data rate")
+    notes.append(f"ADR: {moved} of {len(results)} nodes moved from SF{cfg.sf} to a faster data rate"
+                 + (f" (the gateway boards hear SF{cfg.sf} only)" if _boards(cfg) else ""))  # fmt: skip
+    refused = air.counts.get("downlink_refused_by_board", 0)
+    if refused:
+        notes.append(f"the gateway boards refused {refused} downlinks (one waits for its tick at a time)")
     if cfg.sinks:
         deliver(cfg.db, cfg.sinks)
     if cfg.truth is not None:
@@ -150,6 +156,11 @@ def _run_with_network(
     heard = sum(1 for tx in txs if (tx.node, tx.t_ms) in air.intact)
     wall_s = time.monotonic() - started
     return SimResult(results, heard, lost, wall_s, cfg.nodes * cfg.days, counters, air.counts, notes)
+
+
+def _boards(cfg: SimConfig) -> bool:
+    """Gateway boards (one channel, one SF) rather than 8-channel concentrators."""
+    return cfg.activation == "abp" or cfg.gateway_kind == "board"
 
 
 def _command_states(db_path: Path, commands: tuple[Command, ...]) -> list[str]:
@@ -188,6 +199,10 @@ def _check(cfg: SimConfig) -> None:
         raise SimError(f"--heap {cfg.heap!r}: give a size such as 64k or 1m")
     if cfg.activation not in ("otaa", "abp"):
         raise SimError(f"--activation {cfg.activation!r}: use otaa or abp")
+    if cfg.gateway_kind not in (None, "board", "concentrator"):
+        raise SimError(f"--gateway-kind {cfg.gateway_kind!r}: use board or concentrator")
+    if cfg.gateway_kind == "concentrator" and cfg.activation == "abp":
+        raise SimError("--gateway-kind concentrator: ABP nodes run with gateway boards only; leave it out, or use OTAA")
     if cfg.commands and cfg.activation != "otaa":
         raise SimError("--command needs nodes that listen: leave out --activation abp")
     if not 1 <= cfg.nodes <= 500 or not 0 < cfg.days <= 365:
