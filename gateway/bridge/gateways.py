@@ -5,12 +5,17 @@ channel at one spreading factor, the ones its frames carry. A Semtech UDP
 gateway is a concentrator that hears the whole EU868 plan. The pipeline notes
 each gateway from its intact frames (stages.py); the network keeps every node
 where its gateways listen (gateway/network/reach.py), and `akker provision`
-sets a new node to what the farm's gateway boards listen on.
+sets a new node to what the farm's gateway boards listen on. A Semtech gateway
+set up for part of the plan says so nowhere on the wire (its `stat` carries no
+channels): `akker gateway channels` records what its global_conf.json listens
+on, in gateway_channels, and the network takes that instead of "everything".
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +28,11 @@ CREATE TABLE IF NOT EXISTS gateways (
     freq_khz INTEGER,
     sf INTEGER,
     seen_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gateway_channels (
+    id TEXT PRIMARY KEY,
+    channels_khz TEXT NOT NULL,
+    set_at TEXT NOT NULL
 );
 """
 BOARD = "board"  # one channel, one SF: freq_khz and sf say which
@@ -89,3 +99,35 @@ def known(db: sqlite3.Connection) -> list[Gateway]:
 
 def board_ids(db: sqlite3.Connection) -> set[str]:
     return {g.id for g in known(db) if g.kind == BOARD}
+
+
+def set_channels(db: sqlite3.Connection, gw: str, channels_khz: Sequence[int] | None, at: datetime) -> None:
+    """Record the channels a Semtech gateway listens on; None: the whole plan again (the default)."""
+    with db:
+        if channels_khz is None:
+            db.execute("DELETE FROM gateway_channels WHERE id = ?", (gw,))
+        else:
+            db.execute(
+                "INSERT INTO gateway_channels (id, channels_khz, set_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE"
+                " SET channels_khz = excluded.channels_khz, set_at = excluded.set_at",
+                (gw, json.dumps(sorted(set(channels_khz))), iso_utc(at)),
+            )
+
+
+def configured(db: sqlite3.Connection) -> dict[str, frozenset[int]]:
+    """Each Semtech gateway's channels as `akker gateway channels` set them."""
+    try:
+        rows = db.execute("SELECT id, channels_khz FROM gateway_channels").fetchall()
+    except sqlite3.OperationalError:  # a database from before the table: none set
+        return {}
+    return {str(gw): frozenset(int(k) for k in json.loads(khz)) for gw, khz in rows}
+
+
+def partial(db: sqlite3.Connection) -> dict[str, frozenset[int] | None]:
+    """The gateways that hear part of the plan, as gateway/network/reach.py takes them.
+
+    A board maps to None (it hears where its frames say), a Semtech gateway to the channels set for it.
+    """
+    out: dict[str, frozenset[int] | None] = dict(configured(db))
+    out.update(dict.fromkeys(board_ids(db)))
+    return out

@@ -1,4 +1,4 @@
-"""`akker gateway run` and `akker gateway status`: the bridge from the shell (docs/gateway.md)."""
+"""`akker gateway run`, `status`, `recover` and `channels`: the bridge from the shell (docs/gateway.md)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from gateway.bridge.config import BridgeConfig, ConfigError, add_arguments, reso
 from gateway.bridge.registry import RegistryError
 
 from .errors import CliError
+from .gateway_channels import add_channels_args, cmd_channels
 
 if TYPE_CHECKING:
     from gateway.bridge.wiring import Bridge, Service
@@ -30,6 +31,8 @@ def add_gateway_args(p: argparse.ArgumentParser) -> None:
     status = sub.add_parser("status", help="counters, rejections by reason, delivery and backlog per sink")
     status.add_argument("--db", required=True, type=Path, help="the bridge's SQLite database")
     status.add_argument("--json", action="store_true", help="print one JSON object")
+    channels = sub.add_parser("channels", help="what each gateway listens on; set a Semtech gateway's channels")
+    add_channels_args(channels)
     recover = sub.add_parser("recover", help="copy what a damaged store still holds into a new one")
     recover.add_argument("--db", required=True, type=Path, help="the damaged store (only read)")
     recover.add_argument("--into", required=True, type=Path, help="the new store to create")
@@ -47,6 +50,8 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         return _run(args)
     if args.action == "recover":
         return _recover(args)
+    if args.action == "channels":
+        return cmd_channels(args)
     return _status(args)
 
 

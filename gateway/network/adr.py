@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from firmware.lorawan.session import sf_of
 from payload_codec.mac_commands import build
 
-from .reach import ALL_DRS, node_reach
+from .reach import ALL_DRS, Partial, node_reach
 
 # The SNR below which each SF cannot be demodulated (dB; SF7..SF12), as TTN's and ChirpStack's ADR use it.
 DEMOD_FLOOR_DB = {7: -7.5, 8: -10.0, 9: -12.5, 10: -15.0, 11: -17.5, 12: -20.0}
@@ -114,13 +113,13 @@ def decide(
 class Adr:
     """Each node's ADR state, beside the registry: what is in force, and what was asked and not yet answered.
 
-    boards: the gateway ids of the farm's gateway boards, which hear one channel at one SF (reach.py).
+    partial: the gateways that hear part of the plan, e.g. the gateway boards' ids (reach.py).
     """
 
-    def __init__(self, db: sqlite3.Connection, margin_db: float = MARGIN_DB, boards: Collection[str] = ()) -> None:
+    def __init__(self, db: sqlite3.Connection, margin_db: float = MARGIN_DB, partial: Partial = ()) -> None:
         self.db = db
         self.margin_db = margin_db
-        self.boards = boards
+        self.partial = partial
         db.executescript(_SCHEMA)
         columns = {row[1] for row in db.execute("PRAGMA table_info(adr_nodes)")}
         with db:
@@ -176,7 +175,7 @@ class Adr:
         current = replace(in_force, dr=uplink_dr)
         if row.asked is not None:
             return (current, row.asked) if self._uplinks_since(node, row.asked_id) >= ASK_AGAIN_AFTER else None
-        near = node_reach(self.db, node, self.boards)
+        near = node_reach(self.db, node, self.partial)
         want = replace(current, ch_mask=0 if row.mask_refused else near.mask())
         best, lost = self.history(node) if adr else (None, 0.0)
         if best is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gateway.bridge.frame import Reception, UplinkFrame
@@ -21,7 +21,7 @@ from payload_codec.lorawan import open_uplink, parse_frame
 from .commands import Command, CommandQueue
 from .downlinks import Downlink, DownlinkBuilder, Uplink
 from .join_server import Joined, JoinServer, JoinSettings
-from .reach import reach
+from .reach import Partial, hears_cflist, reach
 from .windows import RxSettings
 
 JOIN_ACCEPT_DELAY_S = 5  # JOIN_ACCEPT_DELAY1; RX2 a second later (TS001-1.0.4, RP002 EU868)
@@ -31,12 +31,12 @@ def join(
     db: sqlite3.Connection,
     frame: UplinkFrame,
     settings: JoinSettings,
-    boards: Collection[str],
+    partial: Partial,
     draw: Callable[[int], int] = secrets.randbelow,
 ) -> Joined:
     """The JoinAccept for a JoinRequest (JoinRefused when none), its extra channels only where gateways hear them."""
-    everywhere = reach([frame.rx.as_json()], boards).channels_khz is None
-    return JoinServer(Registry(db), settings, draw).answer(frame.phy, cflist=everywhere)
+    cflist = hears_cflist(reach([frame.rx.as_json()], partial))
+    return JoinServer(Registry(db), settings, draw).answer(frame.phy, cflist=cflist)
 
 
 def join_windows() -> RxSettings:
@@ -57,7 +57,7 @@ class Answer:
 
 
 def data(
-    db: sqlite3.Connection, frame: UplinkFrame, receptions: Sequence[Reception], boards: Collection[str]
+    db: sqlite3.Connection, frame: UplinkFrame, receptions: Sequence[Reception], partial: Partial
 ) -> Answer | None:
     """The downlink (or none) for an accepted data uplink; None when its DevAddr has no session."""
     info = parse_frame(frame.phy)
@@ -69,7 +69,7 @@ def data(
                 adr=bool(fctrl & 0x80), adr_ack_req=bool(fctrl & 0x40), ack=bool(fctrl & 0x20))  # fmt: skip
     queue = CommandQueue(db)
     changed = [_status_applied(queue, session, frame)]
-    down = DownlinkBuilder(db, boards=boards).build(up, frame.received_at)
+    down = DownlinkBuilder(db, partial=partial).build(up, frame.received_at)
     if down is not None and down.command_id is not None:
         changed.append(down.command_id)
     commands = [queue.get(c) for c in changed if c is not None]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -29,6 +29,7 @@ from payload_codec.mac_commands import build, parse
 
 from .adr import DEMOD_FLOOR_DB, Adr
 from .commands import Command, CommandQueue
+from .reach import Partial
 
 DAILY_LIMIT = 10
 CONFIRMED_TRIES = 3  # a confirmed command goes again after an uplink without its ACK, this often at most
@@ -118,9 +119,9 @@ def mac_answers(up: Uplink) -> list[tuple[str, dict[str, object]]]:
 
 
 class DownlinkBuilder:
-    def __init__(self, db: sqlite3.Connection, daily_limit: int = DAILY_LIMIT, boards: Collection[str] = ()) -> None:
+    def __init__(self, db: sqlite3.Connection, daily_limit: int = DAILY_LIMIT, partial: Partial = ()) -> None:
         self.db = db
-        self.boards = boards  # the gateway boards' ids: they hear one channel at one SF (reach.py)
+        self.partial = partial  # the gateways that hear part of the plan (reach.py)
         self.registry = Registry(db)
         self.commands = CommandQueue(db)
         self.daily_limit = daily_limit
@@ -188,7 +189,7 @@ class DownlinkBuilder:
         if session is None:
             return None
         answers = mac_answers(up)
-        adr = Adr(self.db, boards=self.boards)
+        adr = Adr(self.db, partial=self.partial)
         for cid, fields in node_mac(up):
             if cid == 0x03:  # LinkADRAns: what was asked is in force only when all three are acknowledged
                 adr.answered(up.node, fields)

@@ -3,8 +3,9 @@
 A gateway board (the serial source) is a node's radio: it listens on one
 frequency at one spreading factor, the ones its receptions carry. A Semtech UDP
 gateway is an 8-channel concentrator: it hears the farm's whole plan at every
-data rate. A node's reach is what the gateways that heard its last REACH_FRAMES
-uplinks listen on. ADR (adr.py) keeps the node's channel mask and data rate
+data rate, unless `akker gateway channels` gave it fewer channels
+(gateway/bridge/gateways.py). A node's reach is what the gateways that heard
+its last REACH_FRAMES uplinks listen on. ADR (adr.py) keeps the node's channel mask and data rate
 inside it, and a JoinAccept carries the extra channels (CFList) only when a
 gateway that hears them heard the JoinRequest. docs/network.md, "Gateways".
 """
@@ -42,13 +43,27 @@ class Reach:
 EVERYWHERE = Reach(None, ALL_DRS)
 
 
-def reach(receptions: Iterable[Mapping[str, object]], boards: Collection[str]) -> Reach:
-    """The reach of whatever gateways made these receptions (Reception.as_json dicts); boards: the gateway boards."""
+Partial = Collection[str] | Mapping[str, frozenset[int] | None]
+
+
+def reach(receptions: Iterable[Mapping[str, object]], partial: Partial) -> Reach:
+    """The reach of whatever gateways made these receptions (Reception.as_json dicts).
+
+    partial: the gateways that hear part of the plan: gateway boards' ids, or a mapping of gateway id to the
+    channels set for it, None for a board (gateway/bridge/gateways.py, partial()). Any other hears everything.
+    """
+    plans = partial if isinstance(partial, Mapping) else dict.fromkeys(partial)
     channels: set[int] = set()
     drs: set[int] = set()
     for r in receptions:
-        if r.get("gateway") not in boards:
+        gw = r.get("gateway")
+        if gw not in plans:
             return EVERYWHERE
+        plan = plans[gw]
+        if plan is not None:  # a concentrator on those channels, at every data rate
+            channels |= plan
+            drs |= ALL_DRS
+            continue
         channels.add(int(str(r.get("frequency", 0))) // 1000)
         drs.add(dr_of(int(str(r.get("sf", 12)))))
     if not channels:
@@ -56,10 +71,10 @@ def reach(receptions: Iterable[Mapping[str, object]], boards: Collection[str]) -
     return Reach(frozenset(channels), frozenset(drs & ALL_DRS) or ALL_DRS)
 
 
-def node_reach(db: sqlite3.Connection, node: str, boards: Collection[str]) -> Reach:
+def node_reach(db: sqlite3.Connection, node: str, partial: Partial) -> Reach:
     """The reach of the gateways that heard the node's last REACH_FRAMES stored uplinks."""
-    if not boards:
-        return EVERYWHERE  # Semtech gateways only: they hear everything
+    if not partial:
+        return EVERYWHERE  # every gateway hears everything
     rows = db.execute(
         "SELECT rx FROM records WHERE node = ? AND error IS NULL ORDER BY id DESC LIMIT ?", (node, REACH_FRAMES)
     ).fetchall()
@@ -69,4 +84,9 @@ def node_reach(db: sqlite3.Connection, node: str, boards: Collection[str]) -> Re
             receptions.extend(json.loads(rx))
         except ValueError:
             continue
-    return reach(receptions, boards)
+    return reach(receptions, partial)
+
+
+def hears_cflist(r: Reach) -> bool:
+    """Whether the extra channels a JoinAccept's CFList gives (PLAN_CFLIST_HZ) are all heard."""
+    return r.channels_khz is None or {hz // 1000 for hz in PLAN_CFLIST_HZ} <= r.channels_khz

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from gateway.bridge import uplink
 from gateway.bridge.frame import Reception, UplinkFrame
-from gateway.bridge.gateways import board_ids
+from gateway.bridge.gateways import partial
 from gateway.bridge.registry import open_db
 from gateway.bridge.sources.semtech_udp import SemtechUdpSource
 from gateway.bridge.sources.serial_board import SerialBoardSource
@@ -120,9 +120,12 @@ class NetworkService:
             self._db = open_db(self.db_path, check_same_thread=False)
         return self._db
 
-    def _boards(self, db: sqlite3.Connection) -> set[str]:
-        """The gateway boards: this bridge's own, and every one the pipeline has noted (gateway/bridge/gateways.py)."""
-        return board_ids(db) | ({self.board.gateway} if self.board is not None else set())
+    def _partial(self, db: sqlite3.Connection) -> dict[str, frozenset[int] | None]:
+        """The gateways that hear part of the plan: this bridge's own board, and those in gateway/bridge/gateways.py."""
+        out = partial(db)
+        if self.board is not None:
+            out[self.board.gateway] = None
+        return out
 
     def _now_ms(self) -> int:
         return self._clock_ms() if self._clock_ms is not None else int(time.time() * 1000)
@@ -131,7 +134,7 @@ class NetworkService:
         with self._lock:
             try:
                 db = self._connect()
-                joined = answer.join(db, frame, self.settings, self._boards(db))
+                joined = answer.join(db, frame, self.settings, self._partial(db))
             except JoinRefused as err:
                 self.count(f"join_refused_{err.reason}")
                 log.info("join_refused reason=%s detail=%r", err.reason, str(err))
@@ -148,7 +151,7 @@ class NetworkService:
                 return
             db = self._connect()
             receptions = _receptions(db, frame)
-            got = answer.data(db, frame, receptions, self._boards(db))
+            got = answer.data(db, frame, receptions, self._partial(db))
         if got is None:
             return
         for command in got.changed:

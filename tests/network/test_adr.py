@@ -17,7 +17,7 @@ from gateway.bridge.registry import Registry, open_db
 from gateway.network.adr import ASK_AGAIN_AFTER, Adr, Settings, decide
 from gateway.network.downlinks import DownlinkBuilder, Uplink
 from gateway.network.join_server import JoinServer
-from gateway.network.reach import EVERYWHERE, Reach, reach
+from gateway.network.reach import EVERYWHERE, Partial, Reach, hears_cflist, reach
 from gateway.sim.nodes import APP_KEY, DEV_EUI, JOIN_EUI, otaa_config
 from payload_codec.lorawan import parse_frame
 from payload_codec.mac_commands import parse
@@ -44,17 +44,27 @@ def test_the_decision(snr: float, current: Settings, lost: float, want: Settings
 class FarmNetwork:
     """The bridge's join server, pipeline and downlink builder answering one simulated node, in lockstep.
 
-    A gateway that hears only `heard_khz` loses the node's frames on its other channels, as a gateway board does.
+    A gateway that hears only `heard_khz` loses the node's frames on its other channels: at SF9 only, as a
+    gateway board does, or at every SF, as a Semtech gateway set up for fewer channels (`concentrator`).
     """
 
-    def __init__(self, tmp_path: Path, radio: dict[str, Any], heard_khz: tuple[int, ...] | None = None) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        radio: dict[str, Any],
+        heard_khz: tuple[int, ...] | None = None,
+        concentrator: bool = False,
+    ) -> None:
         flash = tmp_path / "flash"
         write_config(flash, otaa_config(interval_s=600, radio=radio))
         self.board = make_board(flash)
         self.db = open_db(tmp_path / "farm.db")
         Registry(self.db).add_otaa("east-1", DEV_EUI, JOIN_EUI, APP_KEY, "sim")
-        boards = ("gw",) if heard_khz else ()  # a gateway that hears some channels only is a gateway board
-        self.joins, self.builder = JoinServer(Registry(self.db)), DownlinkBuilder(self.db, boards=boards)
+        self.partial: Partial = ()
+        if heard_khz:  # `akker gateway channels` for a Semtech gateway; a board is known from its frames
+            self.partial = {"gw": frozenset(heard_khz)} if concentrator else ("gw",)
+        self.concentrator = concentrator
+        self.joins, self.builder = JoinServer(Registry(self.db)), DownlinkBuilder(self.db, partial=self.partial)
         self.pipeline = Pipeline(tmp_path / "farm.db", [])
         self.heard_khz = heard_khz
         self.sent: list[dict[str, Any]] = []
@@ -64,13 +74,16 @@ class FarmNetwork:
     def answer(self, record: dict[str, Any]) -> None:
         phy = bytes(record["payload"])
         self.sent.append(record)
-        if self.heard_khz is not None and (record["freq_khz"] not in self.heard_khz or record["sf"] != 9):
-            return  # the gateway board listens on its channels at SF9 only
+        if self.heard_khz is not None and (
+            record["freq_khz"] not in self.heard_khz or (record["sf"] != 9 and not self.concentrator)
+        ):
+            return  # the gateway listens on its channels only (a board at SF9 only)
         self.heard.append(record)
         end = record["time_ms"] + (record["airtime_us"] + 999) // 1000
         at = T0 + timedelta(milliseconds=end)
         if phy[0] == 0x00:
-            reply, delay = self.joins.answer(phy, cflist=self.heard_khz is None).accept, 5000
+            heard = {"gateway": "gw", "frequency": record["freq_khz"] * 1000, "sf": record["sf"]}
+            reply, delay = self.joins.answer(phy, cflist=hears_cflist(reach([heard], self.partial))).accept, 5000
             self.pipeline.registry_changed()
         else:
             rx = Reception("gw", -95.0, 8.0, record["freq_khz"] * 1000, record["sf"], 125, counter_us=0)
@@ -109,6 +122,26 @@ def test_a_gateway_board_on_one_channel_keeps_the_node_to_that_channel(tmp_path:
     data = [r for r in net.sent if r["payload"][0] != 0x00]
     assert {r["sf"] for r in data} == {9}  # strong enough for SF7, but ADR keeps it where the board listens
     assert in_force.tx_power > 0  # the spare margin lowers its power instead
+
+
+def test_a_semtech_gateway_set_to_two_channels_gets_the_node_there_at_sf7(tmp_path: Path) -> None:
+    # Issue 14: a Semtech gateway with part of the plan used to be taken as hearing everything.
+    net = FarmNetwork(tmp_path, {"sf": 12}, heard_khz=(868100, 868300), concentrator=True)
+    run_cycles(net.board, 40)
+    assert {r["freq_khz"] for r in net.sent[-8:]} <= {868100, 868300}, [r["freq_khz"] for r in net.sent]
+    in_force, asked = Adr(net.db).state("east-1")
+    assert in_force is not None and asked is None
+    assert in_force.ch_mask == 0b011 and in_force.dr == 5  # its two channels, and every data rate: SF7
+    assert net.sent[-1]["sf"] == 7
+
+
+def test_a_join_accept_gives_the_plans_channels_only_where_a_gateway_hears_them() -> None:
+    heard = {"gateway": "aa555a0000000001", "frequency": 868_100_000, "sf": 12}
+    assert hears_cflist(reach([heard], {}))  # a Semtech gateway, nothing set: the whole plan
+    five = frozenset({868100, 868300, 868500, 867100, 867300, 867500, 867700, 867900})
+    assert hears_cflist(reach([heard], {"aa555a0000000001": five}))
+    assert not hears_cflist(reach([heard], {"aa555a0000000001": frozenset({868100, 868300})}))
+    assert not hears_cflist(reach([{**heard, "gateway": "board:1"}], {"board:1"}))
 
 
 def test_adr_moves_a_node_only_to_data_rates_its_gateways_listen_on() -> None:
@@ -222,7 +255,7 @@ def test_a_node_that_refuses_a_channel_mask_gets_none_again(tmp_path: Path) -> N
     # Seen in review: a node provisioned for one board on 868.3 MHz has that one channel as channel 0, so a
     # mask made for EU868's three defaults is refused, and with it the data rate and power of every LinkADRReq.
     db = store.connect(tmp_path / "farm.db")
-    uplink, adr = Uplinks(db), Adr(db, boards={"board:1"})
+    uplink, adr = Uplinks(db), Adr(db, partial={"board:1"})
     for _ in range(6):
         uplink(0.0, gateway="board:1", freq_hz=868_300_000, sf=9)
     asked = adr.request("east-1", 3)

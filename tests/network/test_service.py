@@ -25,7 +25,7 @@ from gateway.sim.nodes import APP_KEY, DEV_EUI, JOIN_EUI
 from payload_codec import encode_uplink
 from payload_codec.lorawan import build_uplink, open_downlink
 from payload_codec.lorawan_join import build_join_request, open_join_accept
-from tests.bridge.semtech_kit import Forwarder, pull, push, rxpk
+from tests.bridge.semtech_kit import EUI_HEX, Forwarder, pull, push, rxpk
 from tests.processes import wait_for_log
 
 AKKER = str(Path(sys.executable).parent / "akker")
@@ -80,6 +80,24 @@ def test_a_join_and_a_command_are_answered_on_the_gateways_counter(bridge: tuple
     assert (fcnt, port, payload) == (0, 20, (600).to_bytes(3, "big"))
     assert CommandQueue(open_db(db)).for_node("east-1")[0].state == "sent"
     assert changes == ["1:sent"]  # told to MQTT, where there is one
+
+
+def test_a_semtech_gateway_set_to_fewer_channels_gets_no_cflist_for_its_nodes(
+    bridge: tuple[Forwarder, Path, list[str]],
+) -> None:
+    # Issue 14: its `stat` says nothing of its channels, so `akker gateway channels` tells the network.
+    forwarder, db, _ = bridge
+    request = build_join_request(JOIN_EUI, DEV_EUI, 3, APP_KEY)
+    forwarder.send(push({"rxpk": [rxpk(request, tmst=1_000_000)]}, token=0x0101))
+    accept = open_join_accept(base64.b64decode(json.loads(forwarder.recv_kind(0x03)[4:])["txpk"]["data"]), APP_KEY, 3)
+    assert accept["cflist"] == [867_100_000, 867_300_000, 867_500_000, 867_700_000, 867_900_000]  # hears all
+    out = subprocess.run([AKKER, "gateway", "channels", "--db", str(db), EUI_HEX, "--channels", "868100,868300,868500"],
+                         capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert out.returncode == 0 and "868.1, 868.3, 868.5 MHz" in out.stdout, out.stderr
+    request = build_join_request(JOIN_EUI, DEV_EUI, 4, APP_KEY)
+    forwarder.send(push({"rxpk": [rxpk(request, tmst=30_000_000)]}, token=0x0102))
+    accept = open_join_accept(base64.b64decode(json.loads(forwarder.recv_kind(0x03)[4:])["txpk"]["data"]), APP_KEY, 4)
+    assert accept["cflist"] is None  # channels 3..7 would go where this gateway does not listen
 
 
 def test_a_join_storm_is_answered_in_order_within_the_duty_cycle_and_the_rest_counted(tmp_path: Path) -> None:
