@@ -74,6 +74,8 @@ class LogLimit:
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
+            if timer is not threading.current_thread():
+                timer.join()  # a cancelled timer's thread still has to notice: gone when close() returns
         self.flush()
 
     def _flush(self, due_only: bool) -> None:
