@@ -59,6 +59,12 @@ FIELDS: tuple[Field, ...] = (
         "answer the nodes through the gateways: joins, commands, ADR (docs/network.md);"
         " --no-network (network = false) only listens",
     ),
+    Field("dev_addr_range", str, "00000001-01ffffff", "DevAddrs the join server gives, FIRST-LAST in hex (NetID 0's)"),
+    Field("rx_delay_s", int, 1, "RX1 opens this many seconds after an uplink (1..15), as each JoinAccept says"),
+    Field("rx1_dr_offset", int, 0, "RX1's data rate is the uplink's less this (0..5), as each JoinAccept says"),
+    Field("rx2_data_rate", int, 0, "RX2's data rate at 869.525 MHz (0..5: SF12..SF7), as each JoinAccept says"),
+    Field("downlinks_per_day", int, 10, "at most this many downlinks per node a day, ACKs included (TTN's fair use)"),
+    Field("adr_margin_db", float, 10.0, "ADR keeps this much SNR above the data rate's floor (installation margin)"),
     Field("log_level", str, "info", "debug, info, warning or error"),
     Field("log_format", str, "text", "text (key=value) or json (one object per line)"),
 )
@@ -95,6 +101,12 @@ class BridgeConfig:
     alerts_every_s: int = 60
     dedup_window_ms: int = 2000
     network: bool = True
+    dev_addr_range: str = "00000001-01ffffff"
+    rx_delay_s: int = 1
+    rx1_dr_offset: int = 0
+    rx2_data_rate: int = 0
+    downlinks_per_day: int = 10
+    adr_margin_db: float = 10.0
     log_level: str = "info"
     log_format: str = "text"
 
@@ -120,6 +132,18 @@ class BridgeConfig:
 
     def udp_address(self) -> tuple[str, int] | None:
         return _address("udp", self.udp, "0.0.0.0:1700")
+
+    def dev_addrs(self) -> tuple[int, int]:
+        """dev_addr_range as (first, last)."""
+        first, sep, last = self.dev_addr_range.partition("-")
+        try:
+            lo, hi = int(first, 16), int(last, 16)
+        except ValueError:
+            lo = hi = -1
+        if not sep or len(first) != 8 or len(last) != 8 or not 0 < lo <= hi or hi - lo < 255:
+            raise ConfigError(f"dev_addr_range {self.dev_addr_range!r}: give FIRST-LAST, 8 hex digits each and at"
+                              " least 256 addresses, e.g. 00000001-01ffffff (NetID 000000's)")  # fmt: skip
+        return lo, hi
 
     def http_address(self) -> tuple[str, int] | None:
         """The dashboard's address: the same parser as `akker dashboard --http`, so a bare port is 127.0.0.1."""
@@ -205,6 +229,11 @@ def resolve(args: argparse.Namespace) -> BridgeConfig:
             raise ConfigError(str(err)) from None
     if cfg.alerts_every_s < 1:
         raise ConfigError("alerts_every_s must be at least 1")
+    cfg.dev_addrs()
+    for key, lo, hi in (("rx_delay_s", 1, 15), ("rx1_dr_offset", 0, 5), ("rx2_data_rate", 0, 5),
+                        ("downlinks_per_day", 1, 1000), ("adr_margin_db", 0, 30)):  # fmt: skip
+        if not lo <= getattr(cfg, key) <= hi:
+            raise ConfigError(f"{key} = {getattr(cfg, key)}: use {lo}..{hi}")
     if cfg.mqtt_secret() and not _has_user(cfg.mqtt):
         raise ConfigError("an MQTT password is set but the URL names no user: write mqtt://USER@host:port")
     return cfg

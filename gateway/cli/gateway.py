@@ -130,7 +130,13 @@ def _network(cfg: BridgeConfig, bridge: Bridge) -> Service:
     from gateway.network.service import NetworkService
 
     semtech = next((s for s in bridge.sources if isinstance(s, SemtechUdpSource)), None)
-    service = NetworkService(cfg.db, semtech, bridge.pipeline.count, registry_changed=bridge.pipeline.registry_changed)
+    from gateway.network.join_server import JoinSettings
+
+    settings = JoinSettings(dev_addr_range=cfg.dev_addrs(), rx1_dr_offset=cfg.rx1_dr_offset,
+                            rx2_data_rate=cfg.rx2_data_rate, rx_delay_s=cfg.rx_delay_s)  # fmt: skip
+    service = NetworkService(cfg.db, semtech, bridge.pipeline.count, settings=settings,
+                             registry_changed=bridge.pipeline.registry_changed, daily_limit=cfg.downlinks_per_day,
+                             margin_db=cfg.adr_margin_db)  # fmt: skip
     service.board = next((s for s in bridge.sources if isinstance(s, SerialBoardSource)), None)
     bridge.pipeline.on_batch = service.on_batch
     mqtt = bridge.sink("mqtt")

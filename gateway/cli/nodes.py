@@ -197,8 +197,7 @@ def _list(args: argparse.Namespace) -> int:
     downlinks = DownlinkBuilder(db)
     for row in rows:
         row["fcnt_down"] = downlinks.fcnt_down(str(row["name"]))
-        in_force, _asked = adr.state(str(row["name"]))
-        row["adr"] = None if in_force is None else {**in_force.__dict__, "margin_db": adr.margin_db}
+        row["adr"] = adr.report(str(row["name"]))
         row["commands"] = [
             {"id": c.id, "command": json.loads(c.command), "confirmed": c.confirmed, "state": c.state,
              "updated_at": c.updated_at}

@@ -132,6 +132,22 @@ class Adr:
         row = self._row(node)
         return (row.in_force if row.acked else None), row.asked
 
+    def report(self, node: str) -> dict[str, object] | None:
+        """`akker nodes list`'s `adr`: the decision and its inputs; None before the network first asked anything.
+
+        dr, tx_power, nb_trans: in force once the node acknowledged them (acknowledged), else what it was
+        taken to use when asked; margin_db: the margin they were decided with; asked: a LinkADRReq not yet
+        answered; best_snr_db and lost: the next decision's inputs (None: too few uplinks yet).
+        """
+        got = self.db.execute("SELECT margin_db FROM adr_nodes WHERE node = ?", (node,)).fetchone()
+        row = self._row(node)
+        if got is None or row.in_force is None:
+            return None
+        best, lost = self.history(node)
+        return {**row.in_force.__dict__, "margin_db": float(got[0]), "acknowledged": row.acked,
+                "asked": row.asked.__dict__ if row.asked else None, "best_snr_db": best,
+                "lost": round(lost, 3)}  # fmt: skip
+
     def _row(self, node: str) -> _Row:
         got = self.db.execute(
             "SELECT dr, tx_power, nb_trans, ch_mask, asked, refused, since_id, asked_id, mask_refused, acked"

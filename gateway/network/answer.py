@@ -18,8 +18,9 @@ from gateway.bridge.registry import Node, Registry
 from payload_codec import decode_uplink
 from payload_codec.lorawan import open_uplink, parse_frame
 
+from .adr import MARGIN_DB
 from .commands import Command, CommandQueue
-from .downlinks import Downlink, DownlinkBuilder, Uplink
+from .downlinks import DAILY_LIMIT, Downlink, DownlinkBuilder, Uplink
 from .join_server import Joined, JoinServer, JoinSettings
 from .reach import Partial, hears_cflist, reach
 from .windows import RxSettings
@@ -57,7 +58,12 @@ class Answer:
 
 
 def data(
-    db: sqlite3.Connection, frame: UplinkFrame, receptions: Sequence[Reception], partial: Partial
+    db: sqlite3.Connection,
+    frame: UplinkFrame,
+    receptions: Sequence[Reception],
+    partial: Partial,
+    daily_limit: int = DAILY_LIMIT,
+    margin_db: float = MARGIN_DB,
 ) -> Answer | None:
     """The downlink (or none) for an accepted data uplink; None when its DevAddr has no session."""
     info = parse_frame(frame.phy)
@@ -68,8 +74,9 @@ def data(
     up = Uplink(session.name, info["mtype"] == "confirmed_up", info["fopts"], receptions, frame.received_at,
                 adr=bool(fctrl & 0x80), adr_ack_req=bool(fctrl & 0x40), ack=bool(fctrl & 0x20))  # fmt: skip
     queue = CommandQueue(db)
+    queue.expire(frame.received_at)  # a week unapplied, any node's: it shows, and MQTT hears it
     changed = [_status_applied(queue, session, frame)]
-    down = DownlinkBuilder(db, partial=partial).build(up, frame.received_at)
+    down = DownlinkBuilder(db, daily_limit, partial, margin_db).build(up, frame.received_at)
     if down is not None and down.command_id is not None:
         changed.append(down.command_id)
     commands = [queue.get(c) for c in changed if c is not None]

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from payload_codec import CodecError, encode_downlink
 
 STATES = ("queued", "sent", "acknowledged", "applied", "expired")
+LIVE = ("queued", "sent", "acknowledged")  # still under way
 EXPIRE_S = 7 * 86400  # a node that has not applied a command in a week is not going to: say so
 
 _SCHEMA = """
@@ -99,6 +100,11 @@ class CommandQueue:
             _command(r) for r in self.db.execute(f"SELECT {_COLUMNS} FROM commands WHERE node = ? ORDER BY id", (node,))
         ]
 
+    def updated_since(self, at: str) -> list[Command]:
+        """Commands whose state changed at or after `at` (updated_at's format), oldest change first."""
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM commands WHERE updated_at >= ? ORDER BY updated_at, id", (at,))
+        return [_command(r) for r in rows]
+
     def next_queued(self, node: str) -> Command | None:
         row = self.db.execute(
             f"SELECT {_COLUMNS} FROM commands WHERE node = ? AND state = 'queued' ORDER BY id LIMIT 1", (node,)
@@ -112,6 +118,16 @@ class CommandQueue:
             self.db.execute(
                 "UPDATE commands SET state = ?, updated_at = ? WHERE id = ?", (state, _now(now), command_id)
             )
+
+    def requeue_unacknowledged(self, node: str, now: datetime | None = None) -> int:
+        """A new session (the node joined again): a confirmed command still awaiting its ACK goes again, afresh."""
+        with self.db:
+            cur = self.db.execute(
+                "UPDATE commands SET state = 'queued', attempts = 0, updated_at = ?"
+                " WHERE node = ? AND state = 'sent' AND confirmed = 1",
+                (_now(now), node),
+            )
+        return cur.rowcount
 
     def note_status(self, node: str, status: dict[str, object], now: datetime | None = None) -> int | None:
         """A status from the node: the command it names as applied last becomes applied; its id, or None."""

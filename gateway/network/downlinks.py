@@ -27,7 +27,7 @@ from gateway.bridge.registry import Registry
 from payload_codec.lorawan import build_downlink
 from payload_codec.mac_commands import build, parse
 
-from .adr import DEMOD_FLOOR_DB, Adr
+from .adr import DEMOD_FLOOR_DB, MARGIN_DB, Adr
 from .commands import Command, CommandQueue
 from .reach import Partial
 
@@ -119,8 +119,15 @@ def mac_answers(up: Uplink) -> list[tuple[str, dict[str, object]]]:
 
 
 class DownlinkBuilder:
-    def __init__(self, db: sqlite3.Connection, daily_limit: int = DAILY_LIMIT, partial: Partial = ()) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        daily_limit: int = DAILY_LIMIT,
+        partial: Partial = (),
+        margin_db: float = MARGIN_DB,
+    ) -> None:
         self.db = db
+        self.margin_db = margin_db
         self.partial = partial  # the gateways that hear part of the plan (reach.py)
         self.registry = Registry(db)
         self.commands = CommandQueue(db)
@@ -189,7 +196,7 @@ class DownlinkBuilder:
         if session is None:
             return None
         answers = mac_answers(up)
-        adr = Adr(self.db, partial=self.partial)
+        adr = Adr(self.db, self.margin_db, self.partial)
         for cid, fields in node_mac(up):
             if cid == 0x03:  # LinkADRAns: what was asked is in force only when all three are acknowledged
                 adr.answered(up.node, fields)

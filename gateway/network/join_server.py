@@ -25,6 +25,7 @@ from payload_codec.lorawan_join import session_keys
 from payload_codec.lorawan_join_server import build_join_accept, open_join_request, parse_join_request
 
 from .adr import Adr
+from .commands import CommandQueue
 from .reach import PLAN_CFLIST_HZ
 
 # LoRaWAN Backend Interfaces 1.0, 6.1: NetID 000000, for private networks; its DevAddrs are 00000000-01ffffff.
@@ -104,7 +105,9 @@ class JoinServer:
         )
         keys = session_keys(device.app_key, join_nonce, s.net_id, dev_nonce)
         self.registry.record_join(device, join_nonce, json.dumps(nonces), dev_addr, keys)
-        Adr(self.registry.db).forget(device.name)  # the node starts from its defaults again
+        # The node starts from its defaults again, and what waited for an answer in the old session goes again.
+        Adr(self.registry.db).forget(device.name)
+        CommandQueue(self.registry.db).requeue_unacknowledged(device.name)
         return Joined(device.name, dev_addr, dev_nonce, join_nonce, accept)
 
     def _check_dev_nonce(self, device: OtaaDevice, dev_nonce: int) -> list[int]:

@@ -29,7 +29,9 @@ from gateway.bridge.sources.semtech_udp import SemtechUdpSource
 from gateway.bridge.sources.serial_board import SerialBoardSource
 
 from . import answer
+from .adr import MARGIN_DB
 from .commands import Command
+from .downlinks import DAILY_LIMIT
 from .join_server import JoinRefused, JoinSettings
 from .semtech_txpk import RETRY_IN_RX2, txpk
 from .windows import GatewayDuty, RxSettings, Window, choose, windows
@@ -63,11 +65,14 @@ class NetworkService:
         clock_ms: Callable[[], int] | None = None,
         registry_changed: Callable[[], None] | None = None,
         gather_s: float = GATHER_S,
+        daily_limit: int = DAILY_LIMIT,
+        margin_db: float = MARGIN_DB,
     ) -> None:
         self.db_path = db_path
         self.semtech = semtech
         self.count = count
         self.settings = settings or JoinSettings()
+        self.daily_limit, self.margin_db = daily_limit, margin_db
         self.duty = GatewayDuty()
         self._clock_ms = clock_ms
         self.gather_s = gather_s
@@ -143,7 +148,7 @@ class NetworkService:
         if self._registry_changed is not None:
             self._registry_changed()
         log.info("joined node=%s dev_addr=%08x", joined.node, joined.dev_addr)
-        self._send(frame, joined.accept, answer.join_windows())
+        self._send(frame, joined.accept, answer.join_windows(), kind="join_accept")
 
     def _answer(self, frame: UplinkFrame) -> None:
         with self._lock:
@@ -151,7 +156,7 @@ class NetworkService:
                 return
             db = self._connect()
             receptions = _receptions(db, frame)
-            got = answer.data(db, frame, receptions, self._partial(db))
+            got = answer.data(db, frame, receptions, self._partial(db), self.daily_limit, self.margin_db)
         if got is None:
             return
         for command in got.changed:
@@ -162,7 +167,14 @@ class NetworkService:
         self.count("downlinks")
         self._send(frame, got.downlink.phy, answer.data_windows(self.settings), receptions)
 
-    def _send(self, frame: UplinkFrame, phy: bytes, rx: RxSettings, receptions: Sequence[Reception] = ()) -> None:
+    def _send(
+        self,
+        frame: UplinkFrame,
+        phy: bytes,
+        rx: RxSettings,
+        receptions: Sequence[Reception] = (),
+        kind: str = "downlink",
+    ) -> None:
         # Only gateways this bridge can send through: the board on its serial port, Semtech ones by UDP.
         usable = [
             r for r in (receptions or [frame.rx])
@@ -176,19 +188,20 @@ class NetworkService:
         # which the txpk uses, is exact.
         board = self.board.gateway if self.board is not None else None
         candidates = windows(usable, int(frame.received_at.timestamp() * 1000), rx, board)
-        self._try(candidates, phy)
+        self._try(candidates, phy, kind)
 
-    def _try(self, candidates: list[Window], phy: bytes) -> None:
+    def _try(self, candidates: list[Window], phy: bytes, kind: str) -> None:
+        """kind: "join_accept" or "downlink", the first part of the counter for one that finds no window."""
         w = choose(candidates, self.duty, self._now_ms(), len(phy))
         if w is None:
-            self.count("downlink_no_window")
+            self.count(f"{kind}_no_window")  # dropped, never sent late: a join storm shows here
             return
         later = [c for c in candidates if c.due_ms > w.due_ms]
 
         def verdict(error: str | None) -> None:
             if error in RETRY_IN_RX2 and later:
                 self.count("downlink_rx2_retry")
-                self._try(later, phy)
+                self._try(later, phy, kind)
 
         if self.board is not None and w.gateway == self.board.gateway:
             # The board's own clock: the window's counter is its ticks x 1000. It says nothing after its ACK,

@@ -21,7 +21,7 @@ def parse(*argv: str) -> BridgeConfig:
 
 def test_the_example_file_and_the_docs_cover_every_setting(tmp_path: Path) -> None:
     example = DOCS / "gateway.example.toml"
-    keys = set(re.findall(r"^#? ?([a-z_]+) = ", example.read_text(), re.M))
+    keys = set(re.findall(r"^#? ?([a-z0-9_]+) = ", example.read_text(), re.M))
     assert keys == {f.name for f in FIELDS}
     cfg = parse("--config", str(example))
     assert cfg.udp_address() == ("0.0.0.0", 1700) and cfg.gateway_id == "barn"
@@ -29,6 +29,14 @@ def test_the_example_file_and_the_docs_cover_every_setting(tmp_path: Path) -> No
     for f in FIELDS:
         shown = f"`--{f.name.replace('_', '-')}`" if f.flag else f"`{f.name}` (no flag)"
         assert shown in table, f"docs/gateway.md lacks {shown}"
+
+
+def test_the_network_settings_are_read(tmp_path: Path) -> None:
+    conf = tmp_path / "g.toml"
+    conf.write_text('db = "a.db"\nudp = ":1700"\ndev_addr_range = "26011000-260110ff"\nrx_delay_s = 2\n')
+    cfg = parse("--config", str(conf), "--adr-margin-db", "6.5", "--downlinks-per-day", "4")
+    assert cfg.dev_addrs() == (0x26011000, 0x260110FF) and cfg.rx_delay_s == 2
+    assert (cfg.adr_margin_db, cfg.downlinks_per_day, cfg.rx1_dr_offset, cfg.rx2_data_rate) == (6.5, 4, 0, 0)
 
 
 def test_flags_win_over_the_file(tmp_path: Path) -> None:
@@ -51,6 +59,13 @@ def test_flags_win_over_the_file(tmp_path: Path) -> None:
         ('db = "a.db"\nudp = ":1700"\ngateway_id = "barn/2"', (), "gateway_id"),
         ('db = "a.db"\nudp = ":1700"\ngateway_id = "schüür"', (), "gateway_id"),
         ("db = ", (), "not valid TOML"),
+        ('db = "a.db"\nudp = ":1700"\ndev_addr_range = "26011000"', (), "dev_addr_range '26011000': give FIRST-LAST"),
+        ('db = "a.db"\nudp = ":1700"\ndev_addr_range = "00000100-000001fe"', (), "at least 256 addresses"),
+        ('db = "a.db"\nudp = ":1700"', ("--dev-addr-range", "0000zz00-01ffffff"), "8 hex digits each"),
+        ('db = "a.db"\nudp = ":1700"\nrx_delay_s = 0', (), "rx_delay_s = 0: use 1..15"),
+        ('db = "a.db"\nudp = ":1700"', ("--rx2-data-rate", "6"), "rx2_data_rate = 6: use 0..5"),
+        ('db = "a.db"\nudp = ":1700"', ("--downlinks-per-day", "0"), "downlinks_per_day = 0: use 1..1000"),
+        ('db = "a.db"\nudp = ":1700"\nadr_margin_db = -1', (), "adr_margin_db = -1: use 0..30"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, toml: str, flags: tuple[str, ...], message: str) -> None:

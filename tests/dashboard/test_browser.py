@@ -192,3 +192,32 @@ def test_an_unknown_node_is_a_404_and_a_silent_node_still_has_its_history(
     assert visit.page.locator("#receptions tbody tr").count() == 36
     assert "not heard for 1 d 6 h" in visit.page.locator("#alerts").inner_text()
     visit.check_clean()
+
+
+def test_a_node_page_shows_the_device_status_the_network_kept(browser: Browser, farm_db: Path, tmp_path: Path) -> None:
+    # Issue 14: DevStatusReq's answer (battery level, the SNR the node heard the network at) on the node page.
+    from gateway.bridge.registry import open_db
+    from gateway.network.downlinks import DownlinkBuilder
+
+    copy = tmp_path / "farm.db"
+    shutil.copy(farm_db, copy)
+    db = open_db(copy)
+    DownlinkBuilder(db)  # the network's tables, as a bridge run with --network makes them
+    with db:
+        db.execute("INSERT INTO dev_status (node, asked_at, answered_at, battery, snr_db) VALUES (?, ?, ?, ?, ?)",
+                   ("north-1", "2026-06-03T10:00:00+00:00", "2026-06-03T10:15:00+00:00", 200, -3))  # fmt: skip
+    db.close()
+    with DashboardServer(copy, "127.0.0.1", 0, now=lambda: farm.NOW) as s:
+        v = Visit(browser, s.url, tmp_path)
+        try:
+            v.page.goto(s.url + "node/north-1")
+            v.page.wait_for_selector("body[data-loaded=node]")
+            facts = v.page.locator("#facts").inner_text()
+            assert "battery 79 % · heard the network at -3 dB" in facts, facts
+            v.page.goto(s.url + "node/east-3")
+            v.page.wait_for_selector("body[data-loaded=node]")
+            none = v.page.locator("#facts div", has_text="device status").locator("dd").inner_text()
+            assert "battery" not in none and len(none.strip()) == 1, none  # never asked: a dash
+            v.check_clean()
+        finally:
+            v.context.close()

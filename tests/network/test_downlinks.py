@@ -48,6 +48,20 @@ def opened(peer: LoraPacketPeer, phy: bytes, fcnt: int) -> dict[str, Any]:
     return peer.ask({"op": "open", "phy": phy.hex(), "nwk": NWK.hex(), "app": APP.hex(), "fcnt": fcnt})
 
 
+def test_an_adr_ack_req_gets_a_downlink_even_with_nothing_to_say(
+    builder: DownlinkBuilder, peer: LoraPacketPeer
+) -> None:
+    # TS001-1.0.4 4.3.1.1: a node that sets ADRACKReq needs any downlink within ADR_ACK_DELAY uplinks, or it
+    # steps its data rate down; the network answers with an empty one.
+    quiet = up()
+    assert builder.build(quiet, now=T0) is None
+    asking = Uplink(quiet.node, False, b"", quiet.receptions, T0 + timedelta(minutes=15), adr_ack_req=True)
+    down = builder.build(asking, now=asking.ended_at)
+    assert down is not None
+    seen = opened(peer, down.phy, down.fcnt_down)
+    assert seen["mic_ok"] and seen["mtype"] == "Unconfirmed Data Down" and seen["fport"] is None
+
+
 def test_a_confirmed_uplink_gets_an_ack_and_nothing_else_gets_nothing(
     builder: DownlinkBuilder, peer: LoraPacketPeer
 ) -> None:

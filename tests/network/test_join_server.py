@@ -152,3 +152,26 @@ def test_the_node_firmware_joins_through_the_join_server_and_its_frames_open_in_
     assert outcomes == ["accepted"] * len(data)
     state = json.loads((flash / "state.0").read_text().split("\n", 1)[1] if (flash / "state.0").exists() else "{}")
     assert state.get("join_nonce", 1) == 1
+
+
+def test_a_join_starts_the_node_afresh_and_sends_again_what_awaited_an_ack(
+    tmp_path: Path, peer: LoraPacketPeer
+) -> None:
+    # Issue 14: a join resets the counters and the pending-downlink state, not only the keys.
+    from gateway.network.adr import Adr, Settings
+    from gateway.network.commands import CommandQueue
+
+    reg = registry(tmp_path)
+    server = JoinServer(reg)
+    server.answer(request(peer, 1))
+    queue = CommandQueue(reg.db)
+    confirmed = queue.add("east-1", {"cmd": "reboot"}, confirmed=True)
+    plain = queue.add("east-1", {"cmd": "set_batch", "samples": 2})
+    queue.move(confirmed.id, "sent")
+    queue.move(plain.id, "sent")
+    adr = Adr(reg.db)
+    adr.asking("east-1", Settings(3, 0, 1), Settings(5, 2, 1))
+    server.answer(request(peer, 2))
+    assert [(c.id, c.state) for c in queue.for_node("east-1")] == [(confirmed.id, "queued"), (plain.id, "sent")]
+    assert queue.attempts(confirmed.id) == 0
+    assert adr.state("east-1") == (None, None)  # ADR starts from the node's defaults

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,40 @@ def test_a_bad_command_is_refused_with_its_reason_on_the_nodes_topic(
     state = json.loads(sub.on(topic)[-1])
     assert state["state"] == "refused" and reason in state["reason"]
     assert CommandQueue(open_db(db)).for_node(node) == []
+
+
+def states(sub: Subscriber, node: str) -> list[str]:
+    return [json.loads(m)["state"] for m in sub.on(f"akker/{node}/command")]
+
+
+def test_every_state_is_published_whoever_changed_it(setup: tuple[Path, MqttCommands, Subscriber]) -> None:
+    # Issue 14: a command queued with `akker nodes send` (another process) and the moves to acknowledged and
+    # expired were never published; only MQTT's own commands and the network's sent/applied were.
+    db, _commands, sub = setup
+    queue = CommandQueue(open_db(db))
+    command = queue.add("north-1", {"cmd": "reboot"}, confirmed=True)
+    assert sub.wait(lambda: "queued" in states(sub, "north-1"), 10)
+    queue.move(command.id, "sent")
+    assert sub.wait(lambda: "sent" in states(sub, "north-1"), 10)
+    queue.move(command.id, "acknowledged")
+    assert sub.wait(lambda: "acknowledged" in states(sub, "north-1"), 10)
+    assert queue.expire(datetime.now(timezone.utc) + timedelta(days=8)) == 1
+    assert sub.wait(lambda: "expired" in states(sub, "north-1"), 10)
+    assert states(sub, "north-1") == ["queued", "sent", "acknowledged", "expired"]  # each once, in order
+    last = json.loads(sub.on("akker/north-1/command")[-1])
+    assert last == {"id": command.id, "command": {"cmd": "reboot"}, "state": "expired"}
+
+
+def test_commands_under_way_are_published_again_at_start(tmp_path: Path) -> None:
+    db = tmp_path / "farm.db"
+    Registry(open_db(db)).add("north-1", 0x26011B01, NWK, APP)
+    queue = CommandQueue(open_db(db))
+    done = queue.add("north-1", {"cmd": "reboot"})
+    queue.move(done.id, "applied")
+    waiting = queue.add("north-1", {"cmd": "set_batch", "samples": 2})  # queued while the bridge was down
+    published: list[tuple[str, str]] = []
+    commands = MqttCommands(db, lambda _t, _cb: None, lambda t, body: published.append((t, body)) or True)
+    commands.publish_changes()
+    assert [(t, json.loads(b)["id"]) for t, b in published] == [("akker/north-1/command", waiting.id)]
+    commands.publish_changes()
+    assert len(published) == 1  # nothing changed since: nothing again

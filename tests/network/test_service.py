@@ -25,7 +25,7 @@ from gateway.sim.nodes import APP_KEY, DEV_EUI, JOIN_EUI
 from payload_codec import encode_uplink
 from payload_codec.lorawan import build_uplink, open_downlink
 from payload_codec.lorawan_join import build_join_request, open_join_accept
-from tests.bridge.semtech_kit import EUI_HEX, Forwarder, pull, push, rxpk
+from tests.bridge.semtech_kit import EUI, EUI_HEX, Forwarder, header, pull, push, rxpk
 from tests.processes import wait_for_log
 
 AKKER = str(Path(sys.executable).parent / "akker")
@@ -82,6 +82,24 @@ def test_a_join_and_a_command_are_answered_on_the_gateways_counter(bridge: tuple
     assert changes == ["1:sent"]  # told to MQTT, where there is one
 
 
+@pytest.mark.parametrize("error", ["TOO_LATE", "TOO_EARLY", "COLLISION_PACKET", "TX_FREQ", "TX_POWER", "GPS_UNLOCKED"])
+def test_a_gateway_that_refuses_rx1_is_asked_for_rx2_when_waiting_can_help(
+    bridge: tuple[Forwarder, Path, list[str]], error: str
+) -> None:
+    forwarder, _db, _ = bridge
+    forwarder.send(push({"rxpk": [rxpk(build_join_request(JOIN_EUI, DEV_EUI, 3, APP_KEY), tmst=1_000_000)]}))
+    first = forwarder.recv_kind(0x03)
+    assert json.loads(first[4:])["txpk"]["tmst"] == 6_000_000
+    forwarder.recv_kind(0x01)  # the PUSH_ACK, which follows the PULL_RESP
+    forwarder.send(header(0x05, first[1] << 8 | first[2]) + EUI + json.dumps({"txpk_ack": {"error": error}}).encode())
+    if error in ("TX_FREQ", "TX_POWER", "GPS_UNLOCKED"):  # RX2 would be refused the same way: not asked
+        assert forwarder.nothing_within(1.0)
+        return
+    again = json.loads(forwarder.recv_kind(0x03)[4:])["txpk"]
+    assert (again["tmst"], again["freq"], again["datr"]) == (7_000_000, 869.525, "SF12BW125")
+    assert forwarder.nothing_within(0.5)  # and only once
+
+
 def test_a_semtech_gateway_set_to_fewer_channels_gets_no_cflist_for_its_nodes(
     bridge: tuple[Forwarder, Path, list[str]],
 ) -> None:
@@ -130,7 +148,7 @@ def test_a_join_storm_is_answered_in_order_within_the_duty_cycle_and_the_rest_co
     answered = len(sent)
     # ... but one gateway may send a JoinAccept in RX1 (1 % sub-band) and one in RX2 (10 %) before its duty
     # cycle closes both: the rest are dropped and counted, never sent late.
-    assert answered == 2 and counts["downlink_no_window"] == 38
+    assert answered == 2 and counts["join_accept_no_window"] == 38 and "downlink_no_window" not in counts
     assert [t["tmst"] for t in sent] == [6_000_000, 7_050_000]  # the first in RX1, the second's RX2, in order
     service.stop()
 
@@ -152,7 +170,10 @@ def test_the_gateway_that_heard_the_uplink_best_sends_the_downlink(bridge: tuple
         far.sock.close()
 
 
-@pytest.mark.parametrize("flags", [(), ("--no-network",)])
+SETTINGS = ("--rx-delay-s", "3", "--rx2-data-rate", "3", "--dev-addr-range", "26011000-260110ff")
+
+
+@pytest.mark.parametrize("flags", [(), ("--no-network",), SETTINGS])
 def test_akker_gateway_run_answers_joins_unless_told_not_to(tmp_path: Path, flags: tuple[str, ...]) -> None:
     # As a farm starts it: `akker provision` makes OTAA nodes, so the bridge answers them unless --no-network.
     db = tmp_path / "farm.db"
@@ -166,11 +187,12 @@ def test_akker_gateway_run_answers_joins_unless_told_not_to(tmp_path: Path, flag
     try:
         wait_for_log(log, " running ", proc)
         assert "no nodes registered" not in log.read_text() and " nodes=1" in log.read_text()  # not joined yet
-        assert ("network off: this bridge only listens" if flags else "network on: answering joins") in log.read_text()
+        off = "--no-network" in flags
+        assert ("network off: this bridge only listens" if off else "network on: answering joins") in log.read_text()
         forwarder.send(pull(0x0001))
         forwarder.recv_kind(0x04)
         forwarder.send(push({"rxpk": [rxpk(build_join_request(JOIN_EUI, DEV_EUI, 1, APP_KEY), tmst=10)]}))
-        if flags:
+        if off:
             forwarder.recv_kind(0x01)  # PUSH_ACK: stored and committed (a PULL_RESP would come before it)
             with pytest.raises(TimeoutError):
                 forwarder.recv_kind(0x03, timeout_s=2.0)
@@ -180,6 +202,16 @@ def test_akker_gateway_run_answers_joins_unless_told_not_to(tmp_path: Path, flag
             accept = open_join_accept(base64.b64decode(txpk["data"]), APP_KEY, 1)
             assert txpk["tmst"] == 5_000_010 and Registry(open_db(db)).by_name("east-1") is not None
             assert accept["dev_addr"] == Registry(open_db(db)).by_name("east-1").dev_addr  # type: ignore[union-attr]
+            if flags == SETTINGS:  # the network's settings, told in the JoinAccept and kept by the scheduler
+                assert (accept["rx_delay_s"], accept["rx2_data_rate"]) == (3, 3)
+                assert 0x26011000 <= accept["dev_addr"] <= 0x260110FF
+                fport, report = encode_uplink({"type": "report", "samples": [{"age_s": 0, "battery_v": 3.9}]})
+                up = build_uplink(accept["dev_addr"], 0, fport, report, accept["nwk_skey"], accept["app_skey"],
+                                  confirmed=True)  # fmt: skip
+                forwarder.send(push({"rxpk": [rxpk(up, tmst=40_000_000)]}, token=0x0202))
+                ack = json.loads(forwarder.recv_kind(0x03)[4:])["txpk"]
+                # RX1's sub-band is still paying for the JoinAccept: RX2, RxDelay + 1 s on, at DR3 (SF9).
+                assert (ack["tmst"], ack["freq"], ack["datr"]) == (44_000_000, 869.525, "SF9BW125"), ack
     finally:
         forwarder.sock.close()
         proc.terminate()

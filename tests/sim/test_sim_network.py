@@ -187,6 +187,10 @@ def test_nodes_list_shows_what_the_network_did(runs: dict[str, tuple[Path, list[
         assert row["fcnt_down"] == len(downs) - 1  # counted from 0 in the session; every one was sent
         final_sf = uplinks(ev, row["name"])[-1]["sf"]
         assert row["adr"] is not None and row["adr"]["dr"] == 12 - final_sf, row
+        adr = row["adr"]  # the decision and its inputs (issue 14)
+        assert adr["margin_db"] == 10.0 and adr["nb_trans"] in (1, 2, 3) and 0 <= adr["tx_power"] <= 7, adr
+        assert adr["acknowledged"] is True and adr["asked"] is None and isinstance(adr["best_snr_db"], float), adr
+        assert 0 <= adr["lost"] < 0.5, adr
 
 
 @pytest.mark.parametrize(
