@@ -121,11 +121,12 @@ class CommandQueue:
 
     def requeue_unacknowledged(self, node: str, now: datetime | None = None) -> int:
         """A new session (the node joined again): a confirmed command still awaiting its ACK goes again, afresh."""
+        where = "node = ? AND state = 'sent' AND confirmed = 1"
+        if self.db.execute(f"SELECT 1 FROM commands WHERE {where} LIMIT 1", (node,)).fetchone() is None:
+            return 0  # the usual case, without a write transaction (a join storm's joins are each one)
         with self.db:
             cur = self.db.execute(
-                "UPDATE commands SET state = 'queued', attempts = 0, updated_at = ?"
-                " WHERE node = ? AND state = 'sent' AND confirmed = 1",
-                (_now(now), node),
+                f"UPDATE commands SET state = 'queued', attempts = 0, updated_at = ? WHERE {where}", (_now(now), node)
             )
         return cur.rowcount
 
@@ -161,11 +162,12 @@ class CommandQueue:
     def expire(self, now: datetime | None = None) -> int:
         """Commands not applied EXPIRE_S after they were queued become expired; how many did."""
         limit = _now((now or datetime.now(timezone.utc)) - timedelta(seconds=EXPIRE_S))
+        due = "state IN ('queued', 'sent', 'acknowledged') AND created_at < ?"
+        if self.db.execute(f"SELECT 1 FROM commands WHERE {due} LIMIT 1", (limit,)).fetchone() is None:
+            return 0  # called at every uplink: a read, not a write transaction, when nothing is due
         with self.db:
             cur = self.db.execute(
-                "UPDATE commands SET state = 'expired', updated_at = ?"
-                " WHERE state IN ('queued', 'sent', 'acknowledged') AND created_at < ?",
-                (_now(now), limit),
+                f"UPDATE commands SET state = 'expired', updated_at = ? WHERE {due}", (_now(now), limit)
             )
         return cur.rowcount
 
