@@ -529,12 +529,26 @@ function decodeCommand(fPort, bytes) {
 
 // ---------------------------------------------------------------- TS013 entry points
 
+// A sample's time from the uplink's reception (TS013's recvTime, which The Things Stack and ChirpStack
+// give as a Date) less its age; nothing without one. A Date from another realm fails instanceof.
+function addTimes(data, recvTime) {
+  var t = Object.prototype.toString.call(recvTime) === "[object Date]" ? recvTime.getTime()
+    : typeof recvTime === "string" ? Date.parse(recvTime) : NaN;
+  if (!isFinite(t)) {
+    return data;
+  }
+  for (var i = 0; i < data.samples.length; i++) {
+    data.samples[i].time = new Date(t - data.samples[i].age_s * 1000).toISOString();
+  }
+  return data;
+}
+
 function decodeUplink(input) {
   return run(function () {
     var fPort = checkInput(input);
     var data;
     if (fPort === 1) {
-      data = decodeReport(input.bytes);
+      data = addTimes(decodeReport(input.bytes), input.recvTime);
     } else if (fPort === 2) {
       data = decodeStatus(input.bytes);
     } else {
@@ -560,6 +574,74 @@ function decodeDownlink(input) {
   });
 }
 
+// ---------------------------------------------------------------- normalized payload
+
+/*
+ * normalizeUplink (The Things Stack's normalized payload, lorawan-devices lib/payload.json): one
+ * measurement per report sample, oldest first, with its `time` when decodeUplink had recvTime.
+ * soil.moisture and soil.temperature are probe 0's (a measurement has one soil; probe 0 is always the
+ * same physical probe, so the series stays one probe's); air.temperature, air.relativeHumidity and
+ * battery (V) as decoded. A reading that failed is left out, not sent as 0; insect catches have no
+ * normalized field and stay in the decoded data; a sample with nothing left gives no measurement; a
+ * status message gives none. Helpers are nested: this adds one global name.
+ */
+function normalizeUplink(input) {
+  function isNumber(x) {
+    return typeof x === "number" && isFinite(x);
+  }
+  function firstProbe(list) {
+    return Object.prototype.toString.call(list) === "[object Array]" && isNumber(list[0]) ? list[0] : null;
+  }
+  function hasKeys(obj) {
+    for (var key in obj) {
+      if (Object.prototype.hasOwnProperty.call(obj, key)) {
+        return true;
+      }
+    }
+    return false;
+  }
+  var data = input && input.data;
+  var out = [];
+  if (!data || data.type !== "report" || Object.prototype.toString.call(data.samples) !== "[object Array]") {
+    return { data: out };
+  }
+  for (var i = 0; i < data.samples.length; i++) {
+    var sample = data.samples[i] || {};
+    var m = {};
+    var soil = {};
+    var air = {};
+    if (firstProbe(sample.soil_moisture_pct) !== null) {
+      soil.moisture = firstProbe(sample.soil_moisture_pct);
+    }
+    if (firstProbe(sample.soil_temp_c) !== null) {
+      soil.temperature = firstProbe(sample.soil_temp_c);
+    }
+    if (isNumber(sample.air_temp_c)) {
+      air.temperature = sample.air_temp_c;
+    }
+    if (isNumber(sample.air_rh_pct)) {
+      air.relativeHumidity = sample.air_rh_pct;
+    }
+    if (hasKeys(soil)) {
+      m.soil = soil;
+    }
+    if (hasKeys(air)) {
+      m.air = air;
+    }
+    if (isNumber(sample.battery_v)) {
+      m.battery = sample.battery_v;
+    }
+    if (hasKeys(m)) {
+      if (typeof sample.time === "string") {
+        m.time = sample.time;
+      }
+      out.push(m);
+    }
+  }
+  return { data: out };
+}
+
 if (typeof module !== "undefined" && module.exports) {
-  module.exports = { decodeUplink: decodeUplink, encodeDownlink: encodeDownlink, decodeDownlink: decodeDownlink };
+  module.exports = { decodeUplink: decodeUplink, encodeDownlink: encodeDownlink, decodeDownlink: decodeDownlink,
+    normalizeUplink: normalizeUplink };
 }
