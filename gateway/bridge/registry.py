@@ -1,8 +1,7 @@
-"""The node registry: which DevAddr belongs to which node, with its session keys and last counter.
+"""The node registry: which DevAddr or DevEUI belongs to which node, with its keys and last counter.
 
-It lives in the bridge's SQLite database (issue 5), which is created with mode
-0600 because it holds keys. Keys leave this module only as bytes for the frame
-layer; nothing here logs or prints them.
+It lives in the bridge's SQLite database, created with mode 0600 because it holds
+keys. Keys leave this module only as bytes for the frame layer; nothing here logs them.
 """
 
 from __future__ import annotations
@@ -20,7 +19,15 @@ T = TypeVar("T")
 _SCHEMA_VERSION = 2
 # nodes: a session (DevAddr and session keys): an ABP node's for life, an OTAA node's once it joins.
 # otaa_devices (schema 2): an OTAA node's root keys, from which a join server derives its sessions.
+# server_devices: a node on The Things Stack or ChirpStack, whose keys stay there (docs/integrations.md).
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS server_devices (
+    name TEXT PRIMARY KEY,
+    dev_eui BLOB NOT NULL UNIQUE,
+    network TEXT NOT NULL,
+    board TEXT,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
 CREATE TABLE IF NOT EXISTS otaa_devices (
     name TEXT PRIMARY KEY,
     dev_eui BLOB NOT NULL UNIQUE,
@@ -88,7 +95,18 @@ class OtaaDevice:
         return f"OtaaDevice(name={self.name!r}, dev_eui={self.dev_eui.hex()}, board={self.board!r})"
 
 
+@dataclass(frozen=True)
+class ServerDevice:
+    name: str
+    dev_eui: bytes
+    network: str  # one of NETWORKS
+    board: str | None
+    created_at: str
+
+
+AnyNode = Node | OtaaDevice | ServerDevice
 MAC_VERSIONS = ("1.0.4", "1.0.3", "1.0.2")
+NETWORKS = ("ttn", "chirpstack")
 
 
 def open_db(path: Path, check_same_thread: bool = True) -> sqlite3.Connection:
@@ -130,7 +148,7 @@ class Registry:
             raise RegistryError("keys must be 16 bytes (32 hex digits)")
         if nwk_skey == app_skey:
             raise RegistryError("NwkSKey and AppSKey must differ: generate each at random")
-        if self.otaa_by_name(name):
+        if self.otaa_by_name(name) or self.server_device(name):
             raise RegistryError(f"a node named {name!r} already exists: pick another name")
         self._insert(
             "INSERT INTO nodes (name, dev_addr, nwk_skey, app_skey, board) VALUES (?, ?, ?, ?, ?)",
@@ -160,8 +178,10 @@ class Registry:
             raise RegistryError("the AppKey must be 16 bytes (32 hex digits)")
         if mac_version not in MAC_VERSIONS:
             raise RegistryError(f"MAC version {mac_version!r}: use one of {', '.join(MAC_VERSIONS)}")
-        if self.by_name(name):
+        if self.by_name(name) or self.server_device(name):
             raise RegistryError(f"a node named {name!r} already exists: pick another name")
+        if self.server_device(dev_eui.hex(), "dev_eui"):
+            raise RegistryError(f"DevEUI {dev_eui.hex()} belongs to a network server's node: each needs its own")
         self._insert(
             "INSERT INTO otaa_devices (name, dev_eui, join_eui, app_key, mac_version, board) VALUES (?, ?, ?, ?, ?, ?)",
             (name, dev_eui, join_eui, app_key, mac_version, board),
@@ -172,9 +192,38 @@ class Registry:
         assert device is not None
         return device
 
-    def _insert(
-        self, sql: str, params: tuple[object, ...], clash: Callable[[], Node | OtaaDevice | None], taken: str
-    ) -> None:
+    def add_server_device(self, name: str, dev_eui: bytes, network: str, board: str | None = None) -> ServerDevice:
+        """Register a node whose network server (The Things Stack, ChirpStack) holds its keys and answers it."""
+        if not valid_node_name(name):
+            raise RegistryError(f"node name {name!r}: use {NODE_NAME_RULE}, e.g. north-1")
+        if len(dev_eui) != 8:
+            raise RegistryError("the DevEUI must be 8 bytes (16 hex digits)")
+        if network not in NETWORKS:
+            raise RegistryError(f"network {network!r}: use one of {', '.join(NETWORKS)}")
+        if self.by_name(name) or self.otaa_by_name(name):
+            raise RegistryError(f"a node named {name!r} already exists: pick another name")
+        if self.otaa_by_dev_eui(dev_eui):
+            raise RegistryError(f"DevEUI {dev_eui.hex()} already belongs to an OTAA node of this bridge's network")
+        self._insert(
+            "INSERT INTO server_devices (name, dev_eui, network, board) VALUES (?, ?, ?, ?)",
+            (name, dev_eui, network, board),
+            lambda: self.server_device(name) or self.server_device(dev_eui.hex(), "dev_eui"),
+            f"DevEUI {dev_eui.hex()}",
+        )
+        device = self.server_device(name)
+        assert device is not None
+        return device
+
+    def server_device(self, key: str, by: str = "name") -> ServerDevice | None:
+        """The network-server node by name, or by="dev_eui" with its DevEUI in hex."""
+        value: object = bytes.fromhex(key) if by == "dev_eui" else key
+        return _select(self.db, ServerDevice, "server_devices", by, value)
+
+    def all_server_devices(self) -> list[ServerDevice]:
+        columns = ", ".join(f.name for f in fields(ServerDevice))
+        return [ServerDevice(*r) for r in self.db.execute(f"SELECT {columns} FROM server_devices ORDER BY name")]
+
+    def _insert(self, sql: str, params: tuple[object, ...], clash: Callable[[], AnyNode | None], taken: str) -> None:
         """Insert a node's row; when its name or its identifier (`taken`) is in use, say which."""
         try:
             with self.db:

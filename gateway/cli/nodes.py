@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gateway import secrets_io
 from gateway.bridge import store_faults
-from gateway.bridge.registry import MAC_VERSIONS, Registry, RegistryError, open_db
+from gateway.bridge.registry import MAC_VERSIONS, NETWORKS, Registry, RegistryError, open_db
 from gateway.farm import queries
 from gateway.network.adr import Adr
 from gateway.network.commands import CommandError, CommandQueue
@@ -31,6 +31,7 @@ def add_nodes_args(p: argparse.ArgumentParser) -> None:
     add.add_argument("--dev-eui", metavar="HEX16", help="OTAA: the DevEUI, 16 hex digits")
     add.add_argument("--join-eui", metavar="HEX16", help="OTAA: the JoinEUI (AppEUI), 16 hex digits")
     add.add_argument("--mac-version", choices=MAC_VERSIONS, default="1.0.4", help="OTAA: the node's LoRaWAN version")
+    add.add_argument("--network", choices=NETWORKS, help="a node on The Things Stack or ChirpStack: only --dev-eui")
     keys = add.add_mutually_exclusive_group()
     keys.add_argument(
         "--keys-file",
@@ -119,6 +120,8 @@ def _add(args: argparse.Namespace) -> int:
     if args.board and not (BOARDS / f"{args.board}.json").exists():
         known = ", ".join(sorted(p.stem for p in BOARDS.glob("*.json")))
         raise CliError(f"unknown board {args.board!r}: use one of {known}")
+    if args.network:
+        return _add_server_device(args)
     if args.otaa:
         return _add_otaa(args)
     if args.dev_addr is None:
@@ -154,6 +157,18 @@ def _app_key(args: argparse.Namespace) -> bytes:
     raise CliError("--otaa: give the AppKey with --keys-file FILE (or - for standard input), or --new-keys FILE")
 
 
+def _add_server_device(args: argparse.Namespace) -> int:
+    """A node whose keys stay in its network server, which answers it; the bridge reads its uplinks from there."""
+    if args.otaa or args.dev_addr or args.join_eui or args.keys_file or args.new_keys or args.nwk_skey or args.app_skey:
+        raise CliError(f"--network {args.network}: its keys stay in the network server; give --dev-eui only")
+    if not args.dev_eui:
+        raise CliError(f"--network {args.network} needs --dev-eui, 16 hex digits, as the network server has it")
+    dev_eui = _hex(args.dev_eui, 8, "--dev-eui")
+    device = Registry(open_db(args.db)).add_server_device(args.name, dev_eui, args.network, args.board)
+    print(f"added {device.name} ({device.network}, DevEUI {device.dev_eui.hex()}): its frames come from there")
+    return 0
+
+
 def _add_otaa(args: argparse.Namespace) -> int:
     if args.dev_addr or args.nwk_skey or args.app_skey:
         raise CliError("an OTAA node gets its DevAddr and session keys when it joins: leave out --dev-addr and keys")
@@ -177,6 +192,10 @@ def _send(args: argparse.Namespace) -> int:
         raise CliError(f"{args.db} does not exist: give the bridge's database, where the node is registered")
     db = open_db(args.db)
     registry = Registry(db)
+    server = registry.server_device(args.name)
+    if server is not None:
+        raise CliError(f"{args.name} is a node of {server.network}: queue the command in that network server for"
+                       " now; the bridge does not send through it yet")  # fmt: skip
     if registry.by_name(args.name) is None and registry.otaa_by_name(args.name) is None:
         raise CliError(f"no node named {args.name!r} in {args.db}: akker nodes list shows the registered ones")
     try:
@@ -231,6 +250,7 @@ def node_rows(registry: Registry, seen: dict[str, str], show_keys: bool = False)
         row: dict[str, object] = {
             "name": node.name,
             "activation": "abp",
+            "network": "akker",  # the bridge's own network answers it
             "dev_eui": None,
             "join_eui": None,
             "dev_addr": f"{node.dev_addr:08x}",
@@ -247,6 +267,7 @@ def node_rows(registry: Registry, seen: dict[str, str], show_keys: bool = False)
         row = {
             "name": device.name,
             "activation": "otaa",
+            "network": "akker",
             "dev_eui": device.dev_eui.hex(),
             "join_eui": device.join_eui.hex(),
             "dev_addr": None if session is None else f"{session.dev_addr:08x}",  # none until it joins
@@ -263,4 +284,9 @@ def node_rows(registry: Registry, seen: dict[str, str], show_keys: bool = False)
                 app_skey=None if session is None else session.app_skey.hex(),
             )
         rows.append(row)
+    for server in registry.all_server_devices():  # keys, DevAddr and counters are the network server's
+        rows.append({"name": server.name, "activation": None, "network": server.network,
+                     "dev_eui": server.dev_eui.hex(), "join_eui": None, "dev_addr": None, "fcnt_up": None,
+                     "fcnt_down": None, "last_seen": seen.get(server.name), "board": server.board}
+                    | (dict.fromkeys(("app_key", "nwk_skey", "app_skey")) if show_keys else {}))  # fmt: skip
     return sorted(rows, key=lambda r: str(r["name"]))

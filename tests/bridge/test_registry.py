@@ -85,6 +85,47 @@ def test_otaa_nodes_are_added_with_their_root_key_from_a_file_and_listed_as_json
     assert again.returncode == 2 and "DevEUI 70b3d57ed0000a01 already belongs to east-1" in again.stderr
 
 
+def test_a_node_on_a_network_server_is_added_by_its_dev_eui_alone_and_listed(tmp_path: Path) -> None:
+    # Issue 15: its keys live in The Things Stack or ChirpStack; the bridge only needs to know it is ours.
+    db = tmp_path / "bridge.db"
+    assert add(db, "north-3", "26011bda").returncode == 0
+    out = akker("nodes", "add", "--db", str(db), "--name", "ttn-1", "--network", "ttn", "--dev-eui", "70B3D57ED0000B01")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "added ttn-1 (ttn, DevEUI 70b3d57ed0000b01): its frames come from there"
+    shown = {r["name"]: r for r in json.loads(akker("nodes", "list", "--db", str(db), "--json", "--show-keys").stdout)}
+    assert shown["ttn-1"] | {"last_seen": None} == {
+        "name": "ttn-1", "activation": None, "network": "ttn", "dev_eui": "70b3d57ed0000b01", "join_eui": None,
+        "dev_addr": None, "fcnt_up": None, "fcnt_down": None, "last_seen": None, "board": None, "app_key": None,
+        "nwk_skey": None, "app_skey": None, "adr": None, "commands": [],
+    }  # fmt: skip
+    assert shown["north-3"]["network"] == "akker"
+    clash = akker("nodes", "add", "--db", str(db), "--name", "north-3", "--network", "chirpstack",
+                  "--dev-eui", "11" * 8)  # fmt: skip
+    assert clash.returncode == 2 and "a node named 'north-3' already exists" in clash.stderr
+    keys = tmp_path / "k.keys"
+    keys.write_text(json.dumps({"app_key": APP}))
+    keys.chmod(0o600)
+    otaa = akker("nodes", "add", "--db", str(db), "--name", "e-1", "--otaa", "--dev-eui", "70b3d57ed0000b01",
+                 "--join-eui", "00" * 8, "--keys-file", str(keys))  # fmt: skip
+    assert otaa.returncode == 2 and "belongs to a network server's node" in otaa.stderr
+    send = akker("nodes", "send", "--db", str(db), "ttn-1", '{"cmd": "reboot"}')
+    assert send.returncode == 2 and "ttn-1 is a node of ttn" in send.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "phrase"),
+    [
+        (("--keys-file", "k.keys"), "its keys stay in the network server; give --dev-eui only"),
+        (("--otaa",), "give --dev-eui only"),
+        (("--network", "helium"), "invalid choice"),
+    ],
+)
+def test_network_server_nodes_refuse_keys(tmp_path: Path, extra: tuple[str, ...], phrase: str) -> None:
+    network = () if "--network" in extra else ("--network", "ttn")
+    out = akker("nodes", "add", "--db", str(tmp_path / "b.db"), "--name", "t", "--dev-eui", "00" * 8, *network, *extra)
+    assert out.returncode == 2 and phrase in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
 @pytest.mark.parametrize(
     ("extra", "phrase"),
     [
