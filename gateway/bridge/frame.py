@@ -1,7 +1,9 @@
-"""The one frame type passed between the bridge's parts: a PHYPayload as one gateway heard it.
+"""The frame passed between the bridge's parts: a PHYPayload as one gateway heard it.
 
 Sources (serial board, Semtech UDP, simulator) turn what they receive into
-UplinkFrame objects; the pipeline checks, deduplicates and stores them; sinks
+UplinkFrame objects, a network server's integration into ServerUplink ones (an
+uplink the server already checked and decrypted); the pipeline checks,
+deduplicates and stores them; sinks
 never see these, only stored records. Also here: what frames may cost, whoever
 sends them (receptions kept per frame, the bytes the pipeline's queue holds).
 Nothing here does I/O.
@@ -82,6 +84,23 @@ class UplinkFrame:
     @staticmethod
     def now() -> datetime:
         return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class ServerUplink(UplinkFrame):
+    """An uplink a network server (The Things Stack, ChirpStack) received, authenticated and decrypted.
+
+    source names the server ("ttn", "chirpstack"); phy holds no PHYPayload (the server keeps it) but the
+    message's identity, b"<source>:<id>", by which a message delivered twice is stored once; rx is the
+    best gateway's reception, receptions all of them.
+    """
+
+    dev_eui: bytes
+    dev_addr: int
+    fcnt: int
+    fport: int | None
+    payload: bytes  # the FRMPayload, decrypted: the bridge decodes it itself, never trusting the server's
+    receptions: tuple[Reception, ...]
 
 
 def iso_utc(t: datetime) -> str:

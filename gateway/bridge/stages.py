@@ -16,6 +16,10 @@ gateway/bridge/uplink.py):
 7. derived values (catches since the previous report), then the record and an
    outbox row per sink.
 
+A network server's uplink (ServerUplink) was checked and decrypted there: it is
+found by DevEUI among that server's nodes (unknown_dev_eui), stored once
+(duplicate), then goes through 6 and 7 like any other.
+
 What it remembers between frames (registered nodes, recent PHYPayloads for
 deduplication) only ever holds what a committed transaction stored.
 """
@@ -30,7 +34,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from gateway.bridge import derive, store, uplink
-from gateway.bridge.frame import UplinkFrame, add_reception, iso_utc
+from gateway.bridge.frame import ServerUplink, UplinkFrame, add_reception, iso_utc
 from gateway.bridge.gateways import GatewayNotes
 from gateway.bridge.log_limit import LogLimit
 from gateway.bridge.registry import Node, Registry
@@ -91,8 +95,10 @@ class Stages:
             log.exception("internal error on a frame from %s", frame.rx.gateway)
             return uplink.INTERNAL_ERROR
         w.db.execute("RELEASE frame")
-        if frame.rx.crc_ok:  # what each gateway listens on, for the network and provisioning; outside the
-            self.gateways.note(w.db, frame)  # savepoint, which a frame's internal error rolls back
+        # What each gateway listens on, for the network and provisioning (a server's gateways are its own);
+        # outside the savepoint, which a frame's internal error rolls back.
+        if frame.rx.crc_ok and not isinstance(frame, ServerUplink):
+            self.gateways.note(w.db, frame)
         return outcome
 
     def _reject(self, reason: str, frame: UplinkFrame, detail: str) -> str:
@@ -150,6 +156,8 @@ class Stages:
 
     def _one(self, w: store.Writer, frame: UplinkFrame) -> str:
         """The stages of the module docstring, in order; a refusal is counted under its outcome."""
+        if isinstance(frame, ServerUplink):
+            return self._from_server(w, frame)
         try:
             if not frame.rx.crc_ok:
                 raise Refused(uplink.BAD_CRC, "the radio's CRC failed")
@@ -162,6 +170,22 @@ class Stages:
             opened = uplink.open_and_decode(frame.phy, node, Registry(w.db).last_fcnt(node.dev_addr))
         except Refused as refused:
             return self._reject(refused.reason, frame, refused.detail)
+        return self._keep(w, frame, opened)
+
+    def _from_server(self, w: store.Writer, up: ServerUplink) -> str:
+        """A network server's uplink: its node by DevEUI, stored once, decoded by our codec."""
+        device = Registry(w.db).server_device(up.dev_eui.hex(), "dev_eui")
+        if device is None or device.network != up.source:
+            detail = f"DevEUI {up.dev_eui.hex()} is not registered as a node of {up.source}"
+            return self._reject(uplink.UNKNOWN_DEV_EUI, up, detail)
+        stored = w.db.execute("SELECT 1 FROM records WHERE dev_addr = ? AND fcnt = ?", (up.dev_addr, up.fcnt))
+        if up.phy in self._uncommitted or w.find_phy(up.phy) is not None or stored.fetchone() is not None:
+            return uplink.DUPLICATE  # the server's message again (a reconnect, a backfill)
+        node = Node(device.name, up.dev_addr, b"", b"", device.board, None, device.created_at)
+        return self._keep(w, up, uplink.decoded(node, up.fcnt, up.fport, up.payload))
+
+    def _keep(self, w: store.Writer, frame: UplinkFrame, opened: uplink.Opened) -> str:
+        """Stages 6 and 7 for an authentic uplink: derived values, the record, the outcome."""
         derived = self._derive(w, opened)
         self._store(w, frame, opened, derived)
         if opened.error is not None and opened.mac_only:
@@ -170,7 +194,7 @@ class Stages:
             return uplink.MAC_ONLY
         if opened.error is not None:
             return self._reject(uplink.CODEC_ERROR, frame, opened.error)
-        log.debug("accepted node=%s fcnt=%d fport=%s", node.name, opened.fcnt, opened.fport)
+        log.debug("accepted node=%s fcnt=%d fport=%s", opened.node.name, opened.fcnt, opened.fport)
         return uplink.ACCEPTED
 
     def _identify(self, frame: UplinkFrame) -> Node:
@@ -206,8 +230,8 @@ class Stages:
             data=opened.data,
             derived=derived,
             error=opened.error,
-            rx=[frame.rx.as_json()],
+            rx=[r.as_json() for r in frame.receptions] if isinstance(frame, ServerUplink) else [frame.rx.as_json()],
             sinks=self.sinks,
         )
-        Registry(w.db).record_fcnt(node.dev_addr, opened.fcnt)
+        Registry(w.db).record_fcnt(node.dev_addr, opened.fcnt)  # a server's node has no row there: no-op
         self._uncommitted[frame.phy] = (record_id, frame.received_at)

@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS trap_counts (
 BUSY_TIMEOUT_MS = 2000
 
 # The reasons a frame is rejected, as counted and shown by `akker gateway status`.
-REJECT_REASONS = ("bad_crc", "malformed", "unknown_dev_addr", "bad_mic", "replay", "codec_error")
+REJECT_REASONS = ("bad_crc", "malformed", "unknown_dev_addr", "unknown_dev_eui", "bad_mic", "replay", "codec_error")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ INTERNAL_ERROR = "internal_error"
 BAD_CRC = "bad_crc"
 MALFORMED = "malformed"
 UNKNOWN_DEV_ADDR = "unknown_dev_addr"
+UNKNOWN_DEV_EUI = "unknown_dev_eui"  # a network server's uplink from a DevEUI not registered for that server
 BAD_MIC = "bad_mic"
 REPLAY = "replay"
 CODEC_ERROR = "codec_error"
@@ -86,7 +87,11 @@ def open_and_decode(phy: bytes, node: Node, last_fcnt: int | None) -> Opened:
         raise Refused(BAD_MIC, str(err)) from None
     except FrameError as err:
         raise Refused(MALFORMED, str(err)) from None
-    payload = bytes(plain)
+    return decoded(node, fcnt, fport, bytes(plain))
+
+
+def decoded(node: Node, fcnt: int, fport: int | None, payload: bytes) -> Opened:
+    """An authentic uplink's FRMPayload decoded by our codec (the error instead when it does not decode)."""
     if fport is None or fport == 0:
         error = f"no application payload (FPort {fport}): MAC commands only, answered by the network"
         return Opened(node, fcnt, fport, payload, None, error)

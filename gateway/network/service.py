@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gateway.bridge import uplink
-from gateway.bridge.frame import Reception, UplinkFrame
+from gateway.bridge.frame import Reception, ServerUplink, UplinkFrame
 from gateway.bridge.gateways import partial
 from gateway.bridge.registry import open_db
 from gateway.bridge.sources.semtech_udp import SemtechUdpSource
@@ -98,6 +98,8 @@ class NetworkService:
 
     def on_batch(self, frames: Sequence[UplinkFrame], outcomes: Sequence[str]) -> None:
         for frame, outcome in zip(frames, outcomes, strict=True):
+            if isinstance(frame, ServerUplink):
+                continue  # its network server answers it
             try:
                 if frame.phy[:1] == b"\x00":
                     self._join(frame)

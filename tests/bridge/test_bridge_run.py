@@ -116,7 +116,8 @@ def test_udp_frames_are_stored_published_written_and_counted(bridge: Bridge, bro
     status = bridge.status()
     assert status["records"] == 10 and status["accepted"] == 10
     assert status["rejected"] == {  # type: ignore[comparison-overlap]
-        "bad_crc": 0, "malformed": 0, "unknown_dev_addr": 1, "bad_mic": 1, "replay": 1, "codec_error": 0,
+        "bad_crc": 0, "malformed": 0, "unknown_dev_addr": 1, "unknown_dev_eui": 0, "bad_mic": 1, "replay": 1,
+        "codec_error": 0,
     }  # fmt: skip
     assert status["sinks"] == {
         "jsonl": {"delivered": 10, "backlog": 0, "state": "ok"},
