@@ -38,6 +38,13 @@ FIELDS: tuple[Field, ...] = (
     Field("serial", str, None, "gateway board: a device path (/dev/ttyUSB0) or a pyserial URL (socket://host:port)"),
     Field("baudrate", int, 115200, "baud rate of the gateway board's serial port"),
     Field("udp", str, None, "listen for Semtech UDP packet forwarders on HOST:PORT, e.g. 0.0.0.0:1700"),
+    Field("ttn", str, None, "The Things Stack's MQTT server: mqtts://eu1.cloud.thethings.network:8883"),
+    Field("ttn_app", str, None, "the application id on The Things Stack whose uplinks to read"),
+    Field("ttn_tenant", str, "ttn", "its tenant (ttn on The Things Network)"),
+    Field("ttn_key_file", Path, None, "a file whose first line is an API key with the application's traffic rights"),
+    Field("chirpstack", str, None, "the MQTT broker of ChirpStack's integration: mqtt://[user@]host:port"),
+    Field("chirpstack_app", str, None, "ChirpStack's application id (a UUID) whose up events to read"),
+    Field("chirpstack_password_file", Path, None, "a file whose first line is the password for that broker"),
     Field("mqtt", str, None, "MQTT broker: mqtt://[user:pass@]host:port or mqtts://... (TLS)"),
     Field("mqtt_password_file", Path, None, "a file whose first line is the MQTT password (user in the URL)"),
     Field("mqtt_password", str, None, "the MQTT password, in the config file only (never a flag)", flag=False),
@@ -86,6 +93,13 @@ class BridgeConfig:
     serial: str | None = None
     baudrate: int = 115200
     udp: str | None = None
+    ttn: str | None = None
+    ttn_app: str | None = None
+    ttn_tenant: str = "ttn"
+    ttn_key_file: Path | None = None
+    chirpstack: str | None = None
+    chirpstack_app: str | None = None
+    chirpstack_password_file: Path | None = None
     mqtt: str | None = None
     mqtt_password_file: Path | None = None
     mqtt_password: str | None = field(default=None, repr=False)
@@ -129,6 +143,16 @@ class BridgeConfig:
             except SecretError as err:
                 raise ConfigError(str(err)) from None
         return os.environ.get(MQTT_PASSWORD_ENV) or None
+
+    def server_secret(self, server: str) -> str | None:
+        """The Things Stack's API key or ChirpStack's broker password, from its file."""
+        path = self.ttn_key_file if server == "ttn" else self.chirpstack_password_file
+        if path is None:
+            return None
+        try:
+            return read_password_file(path, f"{server}_key_file" if server == "ttn" else "chirpstack_password_file")
+        except SecretError as err:
+            raise ConfigError(str(err)) from None
 
     def udp_address(self) -> tuple[str, int] | None:
         return _address("udp", self.udp, "0.0.0.0:1700")
@@ -206,8 +230,13 @@ def resolve(args: argparse.Namespace) -> BridgeConfig:
             values[f.name] = flag_value
     if values.get("db") is None:
         raise ConfigError('no database: give --db PATH (or db = "PATH" in the config file)')
-    if not any(values.get(k) for k in ("serial", "udp")):
-        raise ConfigError("no source: give --serial PORT and/or --udp HOST:PORT, or frames have nowhere to come from")
+    if not any(values.get(k) for k in ("serial", "udp", "ttn", "chirpstack")):
+        raise ConfigError("no source: give --serial PORT, --udp HOST:PORT, --ttn URL or --chirpstack URL, or frames"
+                          " have nowhere to come from")  # fmt: skip
+    for server, needs in (("ttn", ("ttn_app", "ttn_key_file")), ("chirpstack", ("chirpstack_app",))):
+        missing = [f"--{k.replace('_', '-')}" for k in needs if values.get(server) and not values.get(k)]
+        if missing:
+            raise ConfigError(f"--{server} needs {' and '.join(missing)}: docs/integrations.md says where to find them")
     values = {k: v for k, v in values.items() if v is not None}
     if not values.get("gateway_id"):
         values["gateway_id"] = socket.gethostname()

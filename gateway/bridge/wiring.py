@@ -83,6 +83,10 @@ class Bridge:
             from gateway.bridge.sources.semtech_udp import SemtechUdpSource
 
             sources.append(SemtechUdpSource(*address))
+        if cfg.ttn or cfg.chirpstack:
+            from gateway.bridge.sources.server_mqtt import from_config
+
+            sources.extend(from_config(cfg))
         sinks: list[Sink] = []
         if cfg.mqtt:
             from gateway.bridge.sinks.mqtt import MqttSink
@@ -133,7 +137,8 @@ class Bridge:
                 registry = Registry(db)
                 # An OTAA node that has not joined yet has no session in all(): count it by its root keys.
                 joined = {n.name for n in registry.all()}
-                return len(joined | {d.name for d in registry.all_otaa()})
+                servers = {d.name for d in registry.all_server_devices()}  # their network server's nodes
+                return len(joined | {d.name for d in registry.all_otaa()} | servers)
             finally:
                 db.close()
         except sqlite3.Error as err:
