@@ -285,7 +285,7 @@ class Registry:
             )
 
     def names(self) -> list[str]:
-        return [str(n) for (n,) in self.db.execute("SELECT name FROM nodes ORDER BY name")]
+        return sorted(r[0] for r in self.db.execute("SELECT name FROM nodes UNION SELECT name FROM server_devices"))
 
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM nodes").fetchone()[0])

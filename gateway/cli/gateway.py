@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
         log.warning("%s", warning)
     try:
         bridge = Bridge.build(cfg)
-        bridge.services = _beside_the_bridge(cfg, bridge)
+        bridge.services = _beside_the_bridge(cfg, bridge) + _server_downlinks(cfg, bridge)
         if cfg.network:
             bridge.services.append(_network(cfg, bridge))
         else:
@@ -147,6 +147,19 @@ def _network(cfg: BridgeConfig, bridge: Bridge) -> Service:
         service.on_command_changed = commands.changed
         bridge.services.append(commands)
     return service
+
+
+def _server_downlinks(cfg: BridgeConfig, bridge: Bridge) -> list[Service]:
+    """Commands for nodes on The Things Stack or ChirpStack go out through the source that reads them."""
+    from gateway.bridge.sources.server_mqtt import ServerMqttSource
+    from gateway.network.server_downlinks import ServerDownlinks
+
+    out: list[Service] = []
+    for src in bridge.sources:
+        if isinstance(src, ServerMqttSource):
+            app = cfg.ttn_app if src.network == "ttn" else cfg.chirpstack_app
+            out.append(ServerDownlinks(cfg.db, src, str(app), cfg.ttn_tenant))
+    return out
 
 
 def _beside_the_bridge(cfg: BridgeConfig, bridge: Bridge) -> list[Service]:

@@ -193,16 +193,14 @@ def _send(args: argparse.Namespace) -> int:
     db = open_db(args.db)
     registry = Registry(db)
     server = registry.server_device(args.name)
-    if server is not None:
-        raise CliError(f"{args.name} is a node of {server.network}: queue the command in that network server for"
-                       " now; the bridge does not send through it yet")  # fmt: skip
-    if registry.by_name(args.name) is None and registry.otaa_by_name(args.name) is None:
+    if server is None and registry.by_name(args.name) is None and registry.otaa_by_name(args.name) is None:
         raise CliError(f"no node named {args.name!r} in {args.db}: akker nodes list shows the registered ones")
     try:
         queued = CommandQueue(db).add(args.name, args.command_json, args.confirmed)
     except CommandError as err:
         raise CliError(f"{err}: nothing was queued") from None
-    print(f"queued command {queued.id} for {args.name}: {queued.command} (goes out in its next receive window)")
+    via = f"through {server.network}, from a bridge reading it" if server else "in its next receive window"
+    print(f"queued command {queued.id} for {args.name}: {queued.command} (goes out {via})")
     return 0
 
 

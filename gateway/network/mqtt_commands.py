@@ -86,7 +86,7 @@ class MqttCommands:
             db = open_db(self.db_path, check_same_thread=False)
             try:
                 registry = Registry(db)
-                if registry.by_name(node) is None and registry.otaa_by_name(node) is None:
+                if not (registry.by_name(node) or registry.otaa_by_name(node) or registry.server_device(node)):
                     self.refused(node, payload, f"no node named {node!r} is registered")
                     return
                 try:

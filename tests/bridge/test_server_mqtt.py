@@ -140,3 +140,88 @@ def test_a_source_needs_its_application(tmp_path: Path) -> None:
     out = subprocess.run([AKKER, "gateway", "run", "--db", str(tmp_path / "f.db"), "--ttn", "mqtt://127.0.0.1:1"],
                          capture_output=True, text=True, timeout=30)  # fmt: skip
     assert out.returncode == 2 and "--ttn needs --ttn-app and --ttn-key-file" in out.stderr, out.stderr
+
+
+def subscribed(broker: Mosquitto, topic: str) -> Subscriber:
+    return Subscriber(broker, topic)
+
+
+def command_state(db: Path, node: str) -> str:
+    from gateway.network.commands import CommandQueue
+
+    (command,) = CommandQueue(open_db(db)).for_node(node)
+    return command.state
+
+
+def test_a_command_for_a_ttn_node_goes_through_the_things_stack_and_follows_its_events(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    db = farm(tmp_path)
+    key = tmp_path / "ttn.key"
+    key.write_text("NNSXS.ABCDEF\n")
+    proc, log = bridge(tmp_path, db, "--ttn", broker.url, "--ttn-app", "akker-farm", "--ttn-key-file", str(key))
+    server = subscribed(broker, "v3/akker-farm@ttn/devices/+/down/push")
+    pub = publisher(broker)
+    base = "v3/akker-farm@ttn/devices/ttn-1"
+    try:
+        wait_for_log(log, "connected network=ttn", proc)
+        # Its downlink topic names the device by The Things Stack's id, which the bridge learns from an uplink.
+        pub.publish(f"{base}/up", json.dumps(tts_message(fcnt=1)), qos=1).wait_for_publish(5)
+        wait(lambda: stored(db) == [("ttn-1", 1)])
+        command = '{"cmd": "set_interval", "seconds": 600}'
+        send = subprocess.run([AKKER, "nodes", "send", "--db", str(db), "ttn-1", command, "--confirmed"],
+                              capture_output=True, text=True, timeout=30)  # fmt: skip
+        assert send.returncode == 0, send.stderr
+        assert server.wait(lambda: server.on(f"{base}/down/push"), 15)
+        assert json.loads(server.on(f"{base}/down/push")[0]) == {"downlinks": [
+            {"f_port": 20, "frm_payload": "AAJY", "priority": "NORMAL", "confirmed": True,
+             "correlation_ids": ["akker:cmd:1"]}]}  # fmt: skip
+        time.sleep(2.5)  # a poll later: handed over once, not again
+        assert len(server.on(f"{base}/down/push")) == 1 and command_state(db, "ttn-1") == "queued"
+        ids = {"device_id": "ttn-1", "dev_eui": TTN_EUI, "application_ids": {"application_id": "akker-farm"}}
+        sent = {"end_device_ids": ids, "correlation_ids": ["as:downlink:01H", "akker:cmd:1"],
+                "downlink_sent": {"f_port": 20, "frm_payload": "AAJY", "confirmed": True,
+                                  "correlation_ids": ["akker:cmd:1"]}}  # fmt: skip
+        pub.publish(f"{base}/down/sent", json.dumps(sent), qos=1).wait_for_publish(5)
+        wait(lambda: command_state(db, "ttn-1") == "sent")
+        ack = {"end_device_ids": ids, "downlink_ack": {"f_port": 20, "correlation_ids": ["akker:cmd:1"]}}
+        pub.publish(f"{base}/down/ack", json.dumps(ack), qos=1).wait_for_publish(5)
+        wait(lambda: command_state(db, "ttn-1") == "acknowledged")
+    finally:
+        pub.loop_stop()
+        server.close()
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_a_command_for_a_chirpstack_node_goes_through_chirpstack_and_follows_its_events(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    from chirpstack_api import integration  # type: ignore[import-untyped]
+    from google.protobuf import json_format
+
+    db = farm(tmp_path)
+    proc, log = bridge(tmp_path, db, "--chirpstack", broker.url, "--chirpstack-app", CS_APP)
+    base = f"application/{CS_APP}/device/{CS_EUI}"
+    server = subscribed(broker, f"application/{CS_APP}/device/+/command/down")
+    pub = publisher(broker)
+    try:
+        wait_for_log(log, "connected network=chirpstack", proc)
+        send = subprocess.run([AKKER, "nodes", "send", "--db", str(db), "cs-1", '{"cmd": "set_batch", "samples": 2}'],
+                              capture_output=True, text=True, timeout=30)  # fmt: skip
+        assert send.returncode == 0, send.stderr
+        assert server.wait(lambda: server.on(f"{base}/command/down"), 15)
+        item = "00000000-0000-4000-8000-000000000001"
+        assert json.loads(server.on(f"{base}/command/down")[0]) == {
+            "devEui": CS_EUI, "confirmed": False, "fPort": 21, "data": "Ag==", "id": item}  # fmt: skip
+        txack = integration.TxAckEvent(downlink_id=77, queue_item_id=item, f_cnt_down=3, gateway_id="0016c001f153a14c")
+        pub.publish(f"{base}/event/txack", json_format.MessageToJson(txack), qos=1).wait_for_publish(5)
+        wait(lambda: command_state(db, "cs-1") == "sent")
+        ack = integration.AckEvent(queue_item_id=item, acknowledged=False, f_cnt_down=3)
+        pub.publish(f"{base}/event/ack", json_format.MessageToJson(ack), qos=1).wait_for_publish(5)
+        wait(lambda: command_state(db, "cs-1") == "expired")  # not acknowledged: the office should send it again
+    finally:
+        pub.loop_stop()
+        server.close()
+        proc.terminate()
+        proc.wait(30)

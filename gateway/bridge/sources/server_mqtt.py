@@ -80,6 +80,8 @@ class ServerMqttSource:
         self._client: paho.Client | None = None
         self._parse = PARSERS[network]
         self._warnings = LogLimit(log)
+        self._listeners: dict[str, Callable[[str, bytes], None]] = {}
+        self.device_ids: dict[str, str] = {}  # DevEUI hex -> The Things Stack's device id, learned from uplinks
 
     def start(self, intake: Intake) -> None:
         client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=self.client_id,
@@ -90,11 +92,24 @@ class ServerMqttSource:
             client.tls_set(ca_certs=self.ca_file)
         client.on_connect = self._connected
         client.on_message = lambda c, _u, m: self._message(intake, c, m)
+        for topic, handler in self._listeners.items():
+            client.message_callback_add(topic, lambda c, _u, m, h=handler: self._event(c, m, h))
         client.reconnect_delay_set(1, 30)
         client.connect_async(self.broker.host, self.broker.port, keepalive=30)
         client.loop_start()
         self._client = client
         log.info("subscribing network=%s broker=%s topic=%s", self.network, self.broker, self.topic)
+
+    def listen(self, topic: str, handler: Callable[[str, bytes], None]) -> None:
+        """Before start(): also subscribe to topic (the server's downlink events); handler runs on paho's thread."""
+        self._listeners[topic] = handler
+
+    def publish(self, topic: str, body: str) -> bool:
+        """Send a message to the server at QoS 1 (a downlink to enqueue); False when not connected."""
+        client = self._client
+        if client is None or not client.is_connected():
+            return False
+        return client.publish(topic, body, qos=1).rc == paho.MQTT_ERR_SUCCESS
 
     def stop(self) -> None:
         client, self._client = self._client, None
@@ -107,8 +122,15 @@ class ServerMqttSource:
         if getattr(reason, "is_failure", False):
             self._warnings.warning(f"{self.network}_refused", "broker=%s reason=%s", self.broker, reason)
             return
-        client.subscribe(self.topic, qos=1)
+        client.subscribe([(self.topic, 1), *((t, 1) for t in self._listeners)])
         log.info("connected network=%s broker=%s", self.network, self.broker)
+
+    def _event(self, client: paho.Client, msg: paho.MQTTMessage, handler: Callable[[str, bytes], None]) -> None:
+        try:
+            handler(msg.topic, msg.payload)
+        except Exception:  # one odd event must not stop the source
+            log.exception("event_failed network=%s topic=%s", self.network, msg.topic)
+        client.ack(msg.mid, msg.qos)
 
     def _message(self, intake: Intake, client: paho.Client, msg: paho.MQTTMessage) -> None:
         def ack() -> None:
@@ -122,4 +144,6 @@ class ServerMqttSource:
             ack()
             return
         intake.count(f"{self.network}_uplinks")
+        if self.network == "ttn":  # its downlink topic names the device by its id, which only uplinks tell
+            self.device_ids[up.dev_eui.hex()] = msg.topic.split("/")[3]
         intake.submit([up], on_done=ack)
