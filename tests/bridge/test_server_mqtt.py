@@ -14,13 +14,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from gateway.bridge import store
 from gateway.bridge.registry import Registry, open_db
+from gateway.dashboard import api
+from gateway.farm.alerts import default_config
 from tests.bridge.broker import Mosquitto, Subscriber
 from tests.bridge.test_server_uplinks import CS_EUI, TTN_EUI, chirpstack_message, tts_message
 from tests.processes import wait_for_log
@@ -80,26 +85,38 @@ def wait(predicate: object, timeout_s: float = 20.0) -> None:
         time.sleep(0.05)
 
 
+def trap(count: int) -> dict[str, Any]:
+    return {"type": "report", "samples": [{"age_s": 0, "soil_moisture_pct": [8.5], "insect_count": [count],
+                                           "battery_v": 3.9}]}  # fmt: skip
+
+
 def test_uplinks_from_the_things_stack_are_stored_and_published(tmp_path: Path, broker: Mosquitto) -> None:
     db = farm(tmp_path)
     key = tmp_path / "ttn.key"
     key.write_text("NNSXS.ABCDEF\n")
     key.chmod(0o600)
     proc, log = bridge(tmp_path, db, "--ttn", broker.url, "--ttn-app", "akker-farm", "--ttn-key-file", str(key),
-                       "--mqtt", broker.url)  # fmt: skip
+                       "--mqtt", broker.url, "--alerts-every-s", "1")  # fmt: skip
     sub = Subscriber(broker, "akker/#")
     pub = publisher(broker)
     try:
         wait_for_log(log, "connected network=ttn", proc)
         topic = "v3/akker-farm@ttn/devices/ttn-1/up"
-        pub.publish(topic, json.dumps(tts_message(fcnt=42)), qos=1).wait_for_publish(5)
+        first, second = (json.dumps(tts_message(fcnt=f, payload=trap(n))) for f, n in ((42, 40), (43, 45)))
+        pub.publish(topic, first, qos=1).wait_for_publish(5)
         pub.publish(topic, b"{not json", qos=1).wait_for_publish(5)
-        pub.publish(topic, json.dumps(tts_message(fcnt=42)), qos=1).wait_for_publish(5)  # again
-        pub.publish(topic, json.dumps(tts_message(fcnt=43)), qos=1).wait_for_publish(5)
+        pub.publish(topic, first, qos=1).wait_for_publish(5)  # again
+        pub.publish(topic, second, qos=1).wait_for_publish(5)
         wait(lambda: stored(db) == [("ttn-1", 42), ("ttn-1", 43)] and counter(db, "duplicate") == 1)
         assert sub.wait(lambda: len(sub.on("akker/ttn-1/up")) == 2, 10)
-        up = json.loads(sub.on("akker/ttn-1/up")[0])
-        assert up["fcnt"] == 42 and up["data"]["samples"][0]["soil_moisture_pct"] == [23.4]
+        up = [json.loads(m) for m in sub.on("akker/ttn-1/up")]
+        assert up[0]["fcnt"] == 42 and up[0]["data"]["samples"][0]["soil_moisture_pct"] == [8.5]
+        assert up[1]["derived"]["catches"] == [[5]]  # catches since the last report, as for any node
+        # Alerts (a dry field: 8.5 % is below the default 15 %) and the dashboard know the node too.
+        assert sub.wait(lambda: any("soil_moisture_low" in m.decode() for m in sub.on("akker/ttn-1/alerts")), 15)
+        then = datetime(2026, 6, 1, 7, 0, tzinfo=timezone.utc)  # the messages' reception, the server's time
+        detail: Any = api.node_detail(store.connect_readonly(db), default_config(), "ttn-1", then)
+        assert detail["series"]["soil_moisture_pct"][0][-1] == 8.5
         assert counter(db, "ttn_malformed") == 1 and counter(db, "ttn_uplinks") == 3
         assert "NNSXS" not in log.read_text()  # the API key never in the log
     finally:
@@ -220,6 +237,14 @@ def test_a_command_for_a_chirpstack_node_goes_through_chirpstack_and_follows_its
         ack = integration.AckEvent(queue_item_id=item, acknowledged=False, f_cnt_down=3)
         pub.publish(f"{base}/event/ack", json_format.MessageToJson(ack), qos=1).wait_for_publish(5)
         wait(lambda: command_state(db, "cs-1") == "expired")  # not acknowledged: the office should send it again
+        join = integration.JoinEvent(deduplication_id="j-1", dev_addr="00189441")
+        join.device_info.dev_eui = CS_EUI
+        pub.publish(f"{base}/event/join", json_format.MessageToJson(join), qos=1).wait_for_publish(5)
+        wait_for_log(log, f"joined network=chirpstack device={CS_EUI}", proc)  # ChirpStack answers it
+        proc.terminate()
+        proc.wait(30)
+        assert counter(db, "chirpstack_joins") == 1  # counters are saved with the next batch, or at stop
+        assert counter(db, "chirpstack_malformed") == 0  # no event was taken for an uplink
     finally:
         pub.loop_stop()
         server.close()

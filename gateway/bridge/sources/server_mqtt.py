@@ -8,7 +8,8 @@ QoS 0 and keeps nothing for a client that is away (docs/integrations.md says
 what to use instead). A message is acknowledged to the broker only once the
 pipeline has committed it (paho's manual ack), so one in flight when the bridge
 dies comes again, and is then stored once (its identity, server_messages.py).
-What is not an uplink of ours is counted (`<network>_malformed`) and dropped.
+What is not an uplink of ours is counted (`<network>_malformed`) and dropped;
+a join is counted (`<network>_joins`) and logged, since the server answers it.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class ServerMqttSource:
             client.tls_set(ca_certs=self.ca_file)
         client.on_connect = self._connected
         client.on_message = lambda c, _u, m: self._message(intake, c, m)
+        self._listeners[self.topic[: -len("up")] + "join"] = lambda topic, _p: self._joined(intake, topic)
         for topic, handler in self._listeners.items():
             client.message_callback_add(topic, lambda c, _u, m, h=handler: self._event(c, m, h))
         client.reconnect_delay_set(1, 30)
@@ -124,6 +126,10 @@ class ServerMqttSource:
             return
         client.subscribe([(self.topic, 1), *((t, 1) for t in self._listeners)])
         log.info("connected network=%s broker=%s", self.network, self.broker)
+
+    def _joined(self, intake: Intake, topic: str) -> None:
+        intake.count(f"{self.network}_joins")
+        log.info("joined network=%s device=%s", self.network, topic.split("/")[3])
 
     def _event(self, client: paho.Client, msg: paho.MQTTMessage, handler: Callable[[str, bytes], None]) -> None:
         try:
