@@ -13,13 +13,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.bridge import store
@@ -32,16 +30,6 @@ from tests.processes import wait_for_log
 
 AKKER = str(Path(sys.executable).parent / "akker")
 CS_APP = "0b2ed4de-0ef4-4b4f-8c8e-0b3d2c1f5a77"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    b = Mosquitto(tmp_path)
-    b.start()
-    try:
-        yield b
-    finally:
-        b.stop()
 
 
 def farm(tmp_path: Path) -> Path:
