@@ -7,7 +7,8 @@ Layout: docs/payload-format.md, section "Downlink commands".
 
 from .errors import CodecError
 
-_COMMANDS = (
+# (name, FPort, ((key, bytes, lowest, highest), ...)) per command: docs/payload-format.md, section 5.
+COMMANDS = (
     ("set_interval", 20, (("seconds", 3, 60, 86400),)),
     ("set_batch", 21, (("samples", 1, 1, 8),)),
     ("set_calibration", 22, (("probe", 1, 0, 3), ("dry", 2, 0, 65535), ("wet", 2, 0, 65535))),
@@ -18,10 +19,10 @@ _COMMANDS = (
 
 
 def _find(cmd):
-    for row in _COMMANDS:
+    for row in COMMANDS:
         if row[0] == cmd:
             return row
-    raise CodecError("downlink: unknown cmd %r (known: %s)" % (cmd, ", ".join(r[0] for r in _COMMANDS)))
+    raise CodecError("downlink: unknown cmd %r (known: %s)" % (cmd, ", ".join(r[0] for r in COMMANDS)))
 
 
 def encode(command):
@@ -49,7 +50,7 @@ def encode(command):
 
 def decode(fport, payload):
     row = None
-    for r in _COMMANDS:
+    for r in COMMANDS:
         if r[1] == fport:
             row = r
     if row is None:

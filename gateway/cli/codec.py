@@ -7,6 +7,7 @@ import json
 import sys
 
 from payload_codec import CodecError, decode_downlink, decode_uplink, encode_downlink, encode_uplink
+from payload_codec.commands import COMMANDS
 
 from .errors import CliError
 
@@ -52,6 +53,10 @@ def cmd_encode(args: argparse.Namespace) -> int:
         raise CliError(f"the message is not valid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
     if not isinstance(message, dict):
         raise CliError('the message must be a JSON object, e.g. {"cmd": "reboot"}')
+    if "cmd" not in message and "type" not in message:
+        commands = ", ".join(f"{name} ({', '.join(p[0] for p in params) or 'no keys'})" for name, _, params in COMMANDS)
+        uplinks = '{"type": "report", "samples": [...]} or {"type": "status", ...} (docs/payload-format.md)'
+        raise CliError(f'say what to encode: a command {{"cmd": NAME, ...}}, one of {commands}; or an uplink {uplinks}')
     try:
         fport, payload = encode_downlink(message) if "cmd" in message else encode_uplink(message)
     except CodecError as err:

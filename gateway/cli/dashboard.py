@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable
@@ -16,11 +17,13 @@ from datetime import datetime
 from pathlib import Path
 
 from gateway import listen
+from gateway.bridge import store
 from gateway.dashboard import auth
 from gateway.dashboard.clock import latest_record_clock, utc_now
 from gateway.dashboard.server import DashboardServer
-from gateway.farm import alerts
+from gateway.farm import alerts, queries
 
+from . import paths
 from .errors import CliError
 
 DEFAULT_HTTP = "127.0.0.1:8080"
@@ -93,11 +96,25 @@ def cmd_passwd(path: Path) -> int:
     return 0
 
 
+def _akker_database(path: Path) -> bool:
+    try:
+        db = store.connect_readonly(path)
+        try:
+            return queries.has_store(db)
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     if args.action == "passwd":
         return cmd_passwd(args.file)
     if args.db is None:
         raise CliError("give --db PATH, the bridge's database (or `akker dashboard passwd FILE` for a password file)")
+    paths.database(args.db)
+    if args.db.exists() and args.db.stat().st_size and not _akker_database(args.db):
+        raise CliError(f"--db {args.db} is not an Akker database: give the --db of `akker gateway run`")
     try:
         host, port = listen.parse_http(args.http)
     except auth.AccessError as err:

@@ -15,6 +15,7 @@ from gateway.bridge import status, store, store_faults
 from gateway.bridge.config import BridgeConfig, ConfigError, add_arguments, resolve, warnings
 from gateway.bridge.registry import RegistryError
 
+from . import paths
 from .errors import CliError
 from .gateway_channels import add_channels_args, cmd_channels
 
@@ -188,6 +189,7 @@ def _beside_the_bridge(cfg: BridgeConfig, bridge: Bridge) -> list[Service]:
 
 
 def _status(args: argparse.Namespace) -> int:
+    paths.database(args.db, must_exist=True)
     try:
         db = store.connect_readonly(args.db)
     except FileNotFoundError:

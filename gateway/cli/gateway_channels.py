@@ -16,6 +16,7 @@ from firmware.dutycycle import DutyCycle
 from gateway.bridge import gateways, store, store_faults
 from gateway.bridge.registry import open_db
 
+from . import paths
 from .errors import CliError
 
 MAX_CHANNELS = 16  # LoRaWAN 1.0.x EU868: a node keeps at most 16 channels
@@ -30,8 +31,7 @@ def add_channels_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_channels(args: argparse.Namespace) -> int:
-    if not args.db.is_file():
-        raise CliError(f"{args.db} does not exist: give the --db of `akker gateway run`")
+    paths.database(args.db, must_exist=True)
     try:
         if args.gateway is None:
             if args.channels or args.all:

@@ -10,10 +10,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from firmware import config as firmware_config
 from gateway.sim import micropython
 from gateway.workshop import mpy_build
 
+from . import paths
 from .errors import CliError
+from .nodes import BOARDS
 
 # The cap for a full cycle is 64 KB; today the firmware, the codec and the simulated
 # hardware need more on this 64-bit port (make bench prints the smallest heap that works).
@@ -31,21 +34,28 @@ def add_node_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=1, help="the simulated field's seed (default 1)")
     p.add_argument("--verbose", action="store_true", help="also show the firmware's log lines on stderr")
-    p.add_argument("--heap", default=HEAP, help=f"MicroPython heap size (default {HEAP})")
+    p.add_argument("--heap", default=HEAP, type=paths.heap, help=f"MicroPython heap size (default {HEAP})")
 
 
 def cmd_node(args: argparse.Namespace) -> int:
+    known = sorted(p.stem for p in BOARDS.glob("*.json"))
+    if args.board not in known:
+        raise CliError(f"unknown board {args.board!r}: the boards are {', '.join(known)}; use --board sim here")
     if args.board != "sim":
         raise CliError(f"board {args.board!r} is real hardware: deploy to it (akker deploy); use --board sim here")
     if args.cycles < 1:
         raise CliError("--cycles must be at least 1")
     try:
         config = args.config.read_bytes()
-        json.loads(config)
+        parsed = json.loads(config)
     except OSError as err:
         raise CliError(f"cannot read {args.config}: {err.strerror}") from None
     except ValueError:
         raise CliError(f"{args.config} is not valid JSON: fix it or write it again with akker provision") from None
+    try:
+        firmware_config.validate(parsed)  # the firmware's own check: it would stop at boot with this reason
+    except ValueError as err:
+        raise CliError(f"{args.config}: {err}: fix it or write it again with akker provision") from None
     with tempfile.TemporaryDirectory(prefix="akker-node-") as tmp:
         root = args.state or Path(tmp) / "flash"
         root.mkdir(parents=True, exist_ok=True)

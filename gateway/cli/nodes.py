@@ -16,6 +16,7 @@ from gateway.network.adr import Adr
 from gateway.network.commands import CommandError, CommandQueue
 from gateway.network.downlinks import DownlinkBuilder
 
+from . import paths
 from .errors import CliError
 
 BOARDS = Path(__file__).resolve().parents[2] / "boards"
@@ -70,6 +71,7 @@ def _hex(text: str, nbytes: int, what: str) -> bytes:
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:
+    paths.database(args.db, new=args.action == "add")
     try:
         if args.action == "add":
             return _add(args)

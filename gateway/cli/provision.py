@@ -27,6 +27,7 @@ from gateway.workshop.provision import (
     parse_range,
 )
 
+from . import paths
 from .errors import CliError
 
 DEFAULT = Radio()  # EU868's three default channels at SF9: a node for a farm without only gateway boards
@@ -131,6 +132,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
     if target.exists():
         raise CliError(f"{target} exists: that node is provisioned already; remove it or give another --out")
     sensors = Sensors(args.soil, args.soil_temp, args.air, args.traps, not args.no_battery)
+    paths.database(args.db, new=True)
     try:
         db = open_db(args.db)
         radio, radio_note = _radio(args, db)

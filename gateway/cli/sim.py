@@ -16,6 +16,7 @@ from gateway.sim.results import summary_table
 from gateway.sim.runner import Command, SimConfig, SimError, run
 from payload_codec import CodecError, encode_downlink
 
+from . import paths
 from .errors import CliError
 
 
@@ -25,7 +26,7 @@ def add_sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime", choices=("cpython", "micropython"), default="cpython",
                    help="run the node firmware in CPython (default) or under the MicroPython interpreter")  # fmt: skip
     heap = f"each node's MicroPython heap with --runtime micropython, e.g. 64k (default {HEAP})"
-    p.add_argument("--heap", default=HEAP, metavar="SIZE", help=heap)
+    p.add_argument("--heap", default=HEAP, metavar="SIZE", type=paths.heap, help=heap)
     p.add_argument("--seed", type=int, default=1, help="the farm's seed: the same seed, the same run")
     p.add_argument("--db", type=Path, required=True, help="the bridge database to fill (a new file)")
     p.add_argument("--truth", type=Path, help="write every transmitted frame and every true sensor value here")
@@ -69,6 +70,7 @@ def sim_command(text: str) -> Command:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    paths.database(args.db, new=True)
     logs.setup("error")  # collisions make bad-CRC frames by the hundred: the summary counts them
     sinks: list[Sink] = []
     try:

@@ -1,0 +1,68 @@
+"""Issue 16: every bad input a technician was seen to give gets one line, a non-zero exit and no traceback.
+
+The real `akker` command, as a person runs it. (A read-only folder cannot be made here: the tests run as
+root, which writes anyway.)
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+AKKER = str(Path(sys.executable).parent / "akker")
+KEYS = {"nwk_skey": "000102030405060708090a0b0c0d0e0f", "app_skey": "101112131415161718191a1b1c1d1e1f"}
+
+
+@pytest.fixture
+def place(tmp_path: Path) -> Path:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "keys.json").write_text(json.dumps(KEYS))
+    (tmp_path / "keys.json").chmod(0o600)
+    (tmp_path / "list.db").write_text("eggs, milk, flour\n" * 100)
+    (tmp_path / "bad.json").write_text(json.dumps({"role": "node", "board": "sim", "activation": "abp"}))
+    return tmp_path
+
+
+CASES = [
+    (["nodes", "add", "--db", "{t}/folder", "--name", "n1", "--dev-addr", "26011b01", "--keys-file", "{t}/keys.json"],
+     "--db {t}/folder is a folder: give the database file"),
+    (["nodes", "add", "--db", "{t}/nope/f.db", "--name", "n1", "--dev-addr", "26011b01", "--keys-file",
+      "{t}/keys.json"], "the folder {t}/nope does not exist: create it"),
+    (["nodes", "list", "--db", "{t}/folder"], "is a folder"),
+    (["gateway", "status", "--db", "{t}/folder"], "is a folder"),
+    (["gateway", "status", "--db", "{t}/missing.db"], "--db {t}/missing.db does not exist"),
+    (["sim", "--nodes", "1", "--days", "0.01", "--db", "{t}/folder"], "is a folder"),
+    (["sim", "--nodes", "1", "--days", "0.01", "--db", "{t}/nope/f.db"], "the folder {t}/nope does not exist"),
+    (["provision", "--db", "{t}/folder", "--name", "n9", "--board", "sim", "--out", "{t}/n9"], "is a folder"),
+    (["dashboard", "--db", "{t}/list.db", "--http", "127.0.0.1:0"], "is not an Akker database"),
+    (["dashboard", "--db", "{t}/folder", "--http", "127.0.0.1:0"], "is a folder"),
+    (["node", "--board", "nope", "--config", "{t}/bad.json", "--cycles", "1"],
+     "unknown board 'nope': the boards are heltec_v2, heltec_v3"),
+    (["node", "--board", "sim", "--config", "{t}/bad.json", "--cycles", "1"], "dev_addr is required"),
+    (["encode", "{{}}"], "set_interval (seconds), set_batch (samples), set_calibration (probe, dry, wet)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("argv", "says"), CASES, ids=[" ".join(c[0][:2]) + f"-{i}" for i, c in enumerate(CASES)])
+def test_a_bad_input_is_one_line_that_says_what_to_do(place: Path, argv: list[str], says: str) -> None:
+    out = subprocess.run([AKKER, *(a.format(t=place) for a in argv)], capture_output=True, text=True, timeout=60)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert len(lines) == 1 and lines[0].startswith("akker: ") and says.format(t=place) in lines[0], out.stderr
+    assert not (place / "nope").exists()  # nothing created on the way
+
+
+@pytest.mark.parametrize(
+    "command", [["node", "--board", "sim", "--cycles", "1"], ["sim", "--nodes", "1", "--days", "1"]]
+)
+def test_a_heap_size_the_interpreter_cannot_read_is_refused_by_the_parser(place: Path, command: list[str]) -> None:
+    extra = ["--config", str(place / "bad.json")] if command[0] == "node" else ["--db", str(place / "f.db")]
+    out = subprocess.run([AKKER, *command, *extra, "--heap", "lots"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].endswith("argument --heap: 'lots' is not a heap size: give bytes, or"
+                                                        " with k or m, e.g. 512k")  # fmt: skip
+    assert not (place / "f.db").exists()
