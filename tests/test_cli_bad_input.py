@@ -66,3 +66,26 @@ def test_a_heap_size_the_interpreter_cannot_read_is_refused_by_the_parser(place:
     assert out.stderr.strip().splitlines()[-1].endswith("argument --heap: 'lots' is not a heap size: give bytes, or"
                                                         " with k or m, e.g. 512k")  # fmt: skip
     assert not (place / "f.db").exists()
+
+
+def test_gateway_run_names_the_option_that_failed(place: Path) -> None:
+    # Seen: a busy --http port, like every failure to start, said "check --udp".
+    import socket
+
+    from gateway.sim.forwarder import udp_free_port
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        args = ["gateway", "run", "--db", str(place / "f.db"), "--udp", f"127.0.0.1:{udp_free_port()}",
+                "--http", f"127.0.0.1:{port}", "--no-network"]  # fmt: skip
+        out = subprocess.run([AKKER, *args], capture_output=True, text=True, timeout=60)
+    last = out.stderr.strip().splitlines()[-1]
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert last.startswith(f"akker: --http 127.0.0.1:{port}: ") and "another program" in last and "--udp" not in last
+    missing = subprocess.run([AKKER, "gateway", "run", "--db", str(place / "nope" / "f.db"), "--udp", "127.0.0.1:0"],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
+        f"akker: --db {place}/nope/f.db: the folder {place}/nope does not exist: create it (mkdir -p {place}/nope)"
+        " or give another path"]  # fmt: skip

@@ -96,6 +96,7 @@ def _run(args: argparse.Namespace) -> int:
         cfg = resolve(args)
     except ConfigError as err:
         raise CliError(str(err)) from None
+    paths.database(cfg.db, new=True)
     os.umask(0o077)  # whatever the bridge creates (store, outbox file, status) holds data or secrets
     logs.setup(cfg.log_level, cfg.log_format)
     for warning in warnings(args):
@@ -163,6 +164,25 @@ def _server_downlinks(cfg: BridgeConfig, bridge: Bridge) -> list[Service]:
     return out
 
 
+class _Named:
+    """A service whose failure to start names the option that asked for it (not "check --udp")."""
+
+    def __init__(self, service: Service, option: str) -> None:
+        self.service, self.option = service, option
+
+    def start(self) -> None:
+        from gateway.bridge.wiring import BridgeFailed
+
+        try:
+            self.service.start()
+        except OSError as err:
+            raise BridgeFailed(f"{self.option}: {err.strerror or err}: is another program using it? give another"
+                               " port") from None  # fmt: skip
+
+    def stop(self) -> None:
+        self.service.stop()
+
+
 def _beside_the_bridge(cfg: BridgeConfig, bridge: Bridge) -> list[Service]:
     """The dashboard and the alert publisher: they read the store; the bridge knows nothing of them."""
     from gateway.farm import alerts
@@ -179,7 +199,8 @@ def _beside_the_bridge(cfg: BridgeConfig, bridge: Bridge) -> list[Service]:
         warning = listen.check_exposure(http[0], cfg.http_password_file, cfg.http_no_auth)
         if warning:
             log.warning("dashboard_without_password %s", warning)
-        services.append(DashboardServer(cfg.db, http[0], http[1], alerts_config=rules, password=password))
+        dashboard = DashboardServer(cfg.db, http[0], http[1], alerts_config=rules, password=password)
+        services.append(_Named(dashboard, f"--http {cfg.http}"))
     mqtt = bridge.sink("mqtt")
     if mqtt is not None:
         from gateway.farm.alerts_mqtt import AlertPublisher
