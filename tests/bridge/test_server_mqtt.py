@@ -21,23 +21,15 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.bridge import store
-from gateway.bridge.registry import Registry, open_db
+from gateway.bridge.registry import open_db
 from gateway.dashboard import api
 from gateway.farm.alerts import default_config
 from tests.bridge.broker import Mosquitto, Subscriber
-from tests.bridge.test_server_uplinks import CS_EUI, TTN_EUI, chirpstack_message, tts_message
+from tests.bridge.test_server_uplinks import CS_EUI, TTN_EUI, chirpstack_message, farm, tts_message
 from tests.processes import wait_for_log
 
 AKKER = str(Path(sys.executable).parent / "akker")
 CS_APP = "0b2ed4de-0ef4-4b4f-8c8e-0b3d2c1f5a77"
-
-
-def farm(tmp_path: Path) -> Path:
-    db = tmp_path / "farm.db"
-    registry = Registry(open_db(db))
-    registry.add_server_device("ttn-1", bytes.fromhex(TTN_EUI), "ttn")
-    registry.add_server_device("cs-1", bytes.fromhex(CS_EUI), "chirpstack")
-    return db
 
 
 def bridge(tmp_path: Path, db: Path, *args: str, log_name: str = "bridge.log") -> tuple[subprocess.Popen[bytes], Path]:

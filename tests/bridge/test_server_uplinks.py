@@ -72,13 +72,18 @@ def chirpstack_message(fcnt: int = 7, dedup: str = "3ac7e3c4-4401-4b8d-9386-a5c9
     return json_format.MessageToJson(e).encode()
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
+def farm(tmp_path: Path) -> Path:
+    """A bridge database with one node on each network server: ttn-1 and cs-1."""
     path = tmp_path / "farm.db"
     registry = Registry(open_db(path))
     registry.add_server_device("ttn-1", bytes.fromhex(TTN_EUI), "ttn")
     registry.add_server_device("cs-1", bytes.fromhex(CS_EUI), "chirpstack")
     return path
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return farm(tmp_path)
 
 
 def test_a_tts_uplink_is_stored_from_its_raw_payload_with_every_gateway(db: Path) -> None:
