@@ -14,7 +14,6 @@ from pathlib import Path
 
 from firmware.dutycycle import DutyCycle
 from gateway.bridge import gateways, store, store_faults
-from gateway.bridge.registry import open_db
 
 from . import paths
 from .errors import CliError
@@ -67,9 +66,8 @@ def _set(args: argparse.Namespace) -> int:
     if not (args.channels or args.all):
         raise CliError("give --channels KHZ,... (what its global_conf.json listens on) or --all")
     khz = None if args.all else parse_channels(args.channels)
-    db = open_db(args.db)
+    db = store.connect(args.db)  # the store's tables, gateway_channels among them
     try:
-        db.executescript(gateways.SCHEMA)
         gateways.set_channels(db, gw, khz, datetime.now(timezone.utc))
     finally:
         db.close()

@@ -155,6 +155,11 @@ class CommandQueue:
         ).fetchone()
         return _command(row) if row else None
 
+    def handed_over(self, command_id: int) -> None:
+        """A network server has the command (server_downlinks.py): counted as one attempt, its state unchanged."""
+        with self.db:
+            self.db.execute("UPDATE commands SET attempts = attempts + 1 WHERE id = ?", (command_id,))
+
     def attempts(self, command_id: int) -> int:
         row = self.db.execute("SELECT attempts FROM commands WHERE id = ?", (command_id,)).fetchone()
         return int(row[0]) if row else 0

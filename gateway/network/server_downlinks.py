@@ -87,8 +87,7 @@ class ServerDownlinks:
                         continue  # nothing, or handed over already: the server's events move it on
                     down = self._down(device, command)
                     if down is not None and self.source.publish(*down):
-                        with db:
-                            db.execute("UPDATE commands SET attempts = 1 WHERE id = ?", (command.id,))
+                        queue.handed_over(command.id)
                         log.info("command_enqueued node=%s id=%d network=%s", device.name, command.id, device.network)
                         pushed += 1
             finally:

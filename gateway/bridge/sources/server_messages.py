@@ -97,13 +97,11 @@ def tts_uplink(raw: bytes) -> ServerUplink:
     freq = _int(_get(up, "settings.frequency"), "settings.frequency", 0)
     sf = _int(_get(lora, "spreading_factor"), "spreading_factor", 0)
     bw = _int(_get(lora, "bandwidth"), "bandwidth", 125000) // 1000
-    receptions = []
-    for rx in up.get("rx_metadata") or []:
-        gw = str(_get(rx, "gateway_ids.eui") or _get(rx, "gateway_ids.gateway_id") or "?").lower()
-        rssi = _get(rx, "rssi", _get(rx, "channel_rssi", 0))
-        when = _get(rx, "time")
-        receptions.append(Reception(gw, float(str(rssi)), float(str(_get(rx, "snr", 0))), freq, sf, bw,
-                                    gateway_time=None if when is None else str(when)))  # fmt: skip
+    receptions = [
+        _reception(_get(rx, "gateway_ids.eui") or _get(rx, "gateway_ids.gateway_id"),
+                   _get(rx, "rssi", _get(rx, "channel_rssi", 0)), _get(rx, "snr", 0), _get(rx, "time"), freq, sf, bw)
+        for rx in up.get("rx_metadata") or []
+    ]  # fmt: skip
     key = f"ttn:{dev_eui.hex()}:{up.get('session_key_id', '')}:{fcnt}:{up.get('received_at', '')}"
     return _uplink("ttn", key, dev_eui, dev_addr, fcnt, up.get("f_port"), _b64(up.get("frm_payload"), "frm_payload"),
                    receptions, at)  # fmt: skip
@@ -122,14 +120,18 @@ def chirpstack_uplink(raw: bytes) -> ServerUplink:
     freq = _int(_get(msg, "txInfo.frequency"), "txInfo.frequency", 0)
     sf = _int(_get(lora, "spreadingFactor"), "spreadingFactor", 0)
     bw = _int(_get(lora, "bandwidth"), "bandwidth", 125000) // 1000
-    receptions = []
-    for rx in msg.get("rxInfo") or []:
-        when = _get(rx, "gwTime")
-        receptions.append(Reception(str(_get(rx, "gatewayId", "?")).lower(), float(str(_get(rx, "rssi", 0))),
-                                    float(str(_get(rx, "snr", 0))), freq, sf, bw,
-                                    gateway_time=None if when is None else str(when)))  # fmt: skip
+    receptions = [
+        _reception(_get(rx, "gatewayId"), _get(rx, "rssi", 0), _get(rx, "snr", 0), _get(rx, "gwTime"), freq, sf, bw)
+        for rx in msg.get("rxInfo") or []
+    ]
     return _uplink("chirpstack", f"chirpstack:{dedup}", dev_eui, dev_addr, fcnt, msg.get("fPort"),
                    _b64(msg.get("data"), "data"), receptions, _time(msg.get("time"), "time"))  # fmt: skip
+
+
+def _reception(gateway: object, rssi: object, snr: object, when: object, freq: int, sf: int, bw: int) -> Reception:
+    """One gateway's reception from a server's metadata: its id in lower case, "?" when it gives none."""
+    return Reception(str(gateway or "?").lower(), float(str(rssi)), float(str(snr)), freq, sf, bw,
+                     gateway_time=None if when is None else str(when))  # fmt: skip
 
 
 def _uplink(source: str, key: str, dev_eui: bytes, dev_addr: int, fcnt: int, fport: object, payload: bytes,
