@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -98,7 +99,7 @@ def tts_uplink(raw: bytes) -> ServerUplink:
     sf = _int(_get(lora, "spreading_factor"), "spreading_factor", 0)
     bw = _int(_get(lora, "bandwidth"), "bandwidth", 125000) // 1000
     receptions = [
-        _reception(_get(rx, "gateway_ids.eui") or _get(rx, "gateway_ids.gateway_id"),
+        _reception("rx_metadata", _get(rx, "gateway_ids.eui") or _get(rx, "gateway_ids.gateway_id"),
                    _get(rx, "rssi", _get(rx, "channel_rssi", 0)), _get(rx, "snr", 0), _get(rx, "time"), freq, sf, bw)
         for rx in up.get("rx_metadata") or []
     ]  # fmt: skip
@@ -121,17 +122,31 @@ def chirpstack_uplink(raw: bytes) -> ServerUplink:
     sf = _int(_get(lora, "spreadingFactor"), "spreadingFactor", 0)
     bw = _int(_get(lora, "bandwidth"), "bandwidth", 125000) // 1000
     receptions = [
-        _reception(_get(rx, "gatewayId"), _get(rx, "rssi", 0), _get(rx, "snr", 0), _get(rx, "gwTime"), freq, sf, bw)
+        _reception(
+            "rxInfo", _get(rx, "gatewayId"), _get(rx, "rssi", 0), _get(rx, "snr", 0), _get(rx, "gwTime"), freq, sf, bw
+        )
         for rx in msg.get("rxInfo") or []
     ]
     return _uplink("chirpstack", f"chirpstack:{dedup}", dev_eui, dev_addr, fcnt, msg.get("fPort"),
                    _b64(msg.get("data"), "data"), receptions, _time(msg.get("time"), "time"))  # fmt: skip
 
 
-def _reception(gateway: object, rssi: object, snr: object, when: object, freq: int, sf: int, bw: int) -> Reception:
-    """One gateway's reception from a server's metadata: its id in lower case, "?" when it gives none."""
-    return Reception(str(gateway or "?").lower(), float(str(rssi)), float(str(snr)), freq, sf, bw,
-                     gateway_time=None if when is None else str(when))  # fmt: skip
+def _number(value: object, what: str) -> float:
+    try:
+        number = float(str(value))  # a number, or one written as a string
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):  # "nan" and "inf" parse, but would put the receptions in no order
+        raise MessageError(f"{what} is not a number: {str(value)[:40]!r}")
+    return number
+
+
+def _reception(where: str, gateway: object, rssi: object, snr: object, when: object, freq: int, sf: int,
+               bw: int) -> Reception:  # fmt: skip
+    """One gateway's reception from a server's metadata (where: its list's key): its id in lower case, "?" when
+    it gives none."""
+    return Reception(str(gateway or "?").lower(), _number(rssi, f"{where} rssi"), _number(snr, f"{where} snr"),
+                     freq, sf, bw, gateway_time=None if when is None else str(when))  # fmt: skip
 
 
 def _uplink(source: str, key: str, dev_eui: bytes, dev_addr: int, fcnt: int, fport: object, payload: bytes,
