@@ -27,40 +27,57 @@ _CURVE = ((1.0, 4.15), (0.9, 4.05), (0.8, 3.96), (0.6, 3.82), (0.4, 3.72), (0.2,
           (0.05, 3.35), (0.0, 3.0))  # fmt: skip
 
 
+def wake_up_mah(awake_ms, tx_ms, sleep_ms, wait_ms=0, rx_ms=0):
+    """The charge one wake-up and the sleep after it take, in mAh: the simulator's Battery.spend and the
+    dashboard's forecast (gateway/farm/battery.py) both charge a wake-up with this.
+
+    awake_ms includes tx_ms (the radio's current adds to the MCU's) and the class A part: wait_ms before
+    and between the receive windows and rx_ms listening in them."""
+    c = CURRENT_MA
+    active = awake_ms - wait_ms - rx_ms
+    mas = active * c["awake"] + tx_ms * c["tx"] + wait_ms * c["wait"] + rx_ms * c["rx"] + sleep_ms * c["sleep"]
+    return mas / 3600000.0
+
+
+def voltage_at(charge):
+    """The cell's open-circuit voltage at a charge fraction (0..1), on the curve."""
+    for i in range(1, len(_CURVE)):
+        q1, v1 = _CURVE[i - 1]
+        q0, v0 = _CURVE[i]
+        if charge >= q0:
+            return v0 + (v1 - v0) * (charge - q0) / (q1 - q0)
+    return _CURVE[-1][1]
+
+
+def charge_at(volts):
+    """The charge fraction (0..1) at an open-circuit voltage: the curve read backwards, clamped to its ends."""
+    if volts >= _CURVE[0][1]:
+        return 1.0
+    for i in range(1, len(_CURVE)):
+        q1, v1 = _CURVE[i - 1]
+        q0, v0 = _CURVE[i]
+        if volts >= v0:
+            return q0 + (q1 - q0) * (volts - v0) / (v1 - v0)
+    return 0.0
+
+
 class Battery:
     def __init__(self, charge=1.0, capacity_mah=CAPACITY_MAH):
         self.capacity_mah = capacity_mah
         self.used_mah = (1.0 - charge) * capacity_mah
 
     def spend(self, awake_ms, tx_ms, sleep_ms, wait_ms=0, rx_ms=0):
-        """Charge one wake-up: awake_ms includes tx_ms (the radio's current adds to the MCU's) and the
-        class A part, wait_ms before and between the receive windows and rx_ms listening in them."""
-        c = CURRENT_MA
-        active = awake_ms - wait_ms - rx_ms
-        mas = active * c["awake"] + tx_ms * c["tx"] + wait_ms * c["wait"] + rx_ms * c["rx"] + sleep_ms * c["sleep"]
-        self.used_mah += mas / 3600000.0
+        """Charge one wake-up (wake_up_mah says what each time includes)."""
+        self.used_mah += wake_up_mah(awake_ms, tx_ms, sleep_ms, wait_ms, rx_ms)
 
     def charge(self):
         return max(0.0, 1.0 - self.used_mah / self.capacity_mah)
 
     def voltage(self):
-        q = self.charge()
-        for i in range(1, len(_CURVE)):
-            q1, v1 = _CURVE[i - 1]
-            q0, v0 = _CURVE[i]
-            if q >= q0:
-                return v0 + (v1 - v0) * (q - q0) / (q1 - q0)
-        return _CURVE[-1][1]
+        return voltage_at(self.charge())
 
     def days_left(self, mah_per_day, floor_v=3.3):
         """Days until the voltage reaches floor_v at this rate of use (None when nothing is used)."""
         if mah_per_day <= 0:
             return None
-        q = 0.0
-        for i in range(1, len(_CURVE)):  # the charge at floor_v, from the curve
-            q1, v1 = _CURVE[i - 1]
-            q0, v0 = _CURVE[i]
-            if v0 <= floor_v <= v1:
-                q = q0 + (q1 - q0) * (floor_v - v0) / (v1 - v0)
-                break
-        return max(0.0, (self.charge() - q) * self.capacity_mah / mah_per_day)
+        return max(0.0, (self.charge() - charge_at(floor_v)) * self.capacity_mah / mah_per_day)
