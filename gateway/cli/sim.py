@@ -12,6 +12,7 @@ from gateway.bridge.sinks.jsonl import JsonlSink
 from gateway.bridge.sinks.mqtt import MqttSink
 from gateway.bridge.wiring import VERSION_TEXT
 from gateway.sim.farm_nodes import HEAP
+from gateway.sim.progress import DAY_S, Progress
 from gateway.sim.results import summary_table
 from gateway.sim.runner import Command, SimConfig, SimError, run
 from payload_codec import CodecError, encode_downlink
@@ -47,6 +48,7 @@ def add_sim_args(p: argparse.ArgumentParser) -> None:
                    metavar="NAME@OFFSET=JSON",
                    help="queue a command for node NAME at OFFSET (90m, 6h, 3600s, 2d) after the start, as"
                         " akker nodes send does; repeatable")  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="no progress line on stderr (the summary still prints)")
 
 
 _UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -99,10 +101,15 @@ def cmd_sim(args: argparse.Namespace) -> int:
         commands=tuple(args.commands),
         gateway_kind=args.gateway_kind,
     )
+    meter = None if args.quiet else Progress(args.days * DAY_S)
     try:
-        result = run(cfg)
+        # Flushed, so that in a log of stdout and stderr together (make demo | tee) they come in order.
+        result = run(cfg, progress=lambda text: print(text, flush=True), advance=meter)
     except SimError as err:
         raise CliError(str(err)) from None
+    finally:
+        if meter is not None:
+            meter.close()  # a line the failure cut short ends, so `akker: ...` starts on its own
     print()
     print(summary_table(result, args.days))
     return 0

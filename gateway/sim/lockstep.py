@@ -28,7 +28,8 @@ class Aborted(BaseException):
 
 
 class Lockstep:
-    def __init__(self) -> None:
+    def __init__(self, on_turn: Callable[[int], None] | None = None) -> None:
+        self._on_turn = on_turn  # told each turn's floor, in run()'s thread: the simulated time reached (progress)
         self._cv = threading.Condition()
         self._waiting: dict[int, int] = {}  # thread number -> its floor
         self._running: int | None = None
@@ -69,9 +70,11 @@ class Lockstep:
                 if self._failure is not None or not self._waiting:
                     break
                 me = min(self._waiting, key=lambda k: (self._waiting[k], k))
-                del self._waiting[me]
+                floor_ms = self._waiting.pop(me)
                 self._running = me
                 self._cv.notify_all()
+            if self._on_turn is not None:  # outside the lock: printing must not hold up the node that runs
+                self._on_turn(floor_ms)
         for t in threads:
             t.join()
         if self._failure is not None:

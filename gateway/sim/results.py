@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.bridge import store
+from gateway.bridge.registry import open_db
+from gateway.network.commands import CommandQueue
 
 
 @dataclass
@@ -36,6 +42,31 @@ class SimResult:
     def delivery_ratio(self) -> float:
         sent = sum(n.sent for n in self.nodes)
         return sum(n.delivered for n in self.nodes) / sent if sent else 0.0
+
+
+def command_states(db_path: Path, nodes: Iterable[str]) -> list[str]:
+    """Where each command for these nodes ended: queued, sent, applied (the node's status named it) or expired."""
+    db = open_db(db_path)
+    try:
+        queue = CommandQueue(db)
+        out = []
+        for node in sorted(set(nodes)):
+            for c in queue.for_node(node):
+                out.append(f"command {c.id} for {node} {c.command}: {c.state} (last change {c.updated_at})")
+        return out
+    finally:
+        db.close()
+
+
+def joined(db_path: Path, results: list[NodeResult]) -> None:
+    """Each OTAA node's DevAddr from its session, 0 if it never joined."""
+    db = store.connect_readonly(db_path)
+    try:
+        for r in results:
+            row = db.execute("SELECT dev_addr FROM nodes WHERE name = ?", (r.name,)).fetchone()
+            r.dev_addr = int(row[0]) if row and row[0] is not None else 0
+    finally:
+        db.close()
 
 
 def summary_table(result: SimResult, days: float) -> str:

@@ -30,7 +30,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -38,23 +38,23 @@ from typing import Any
 
 from firmware.sim.energy import CAPACITY_MAH, Battery
 from gateway.bridge import store
-from gateway.bridge.registry import open_db
 from gateway.bridge.sinks import Sink
-from gateway.network.commands import CommandQueue
 from gateway.sim import channel
 from gateway.workshop import mpy_build
 
 from .errors import SimError
 from .farm_nodes import HEAP, NodeTask, Provisioned, node_task, provision
 from .gateway_boards import deliver, through_gateways
+from .lockstep import Lockstep
 from .network_air import Air, Command
 from .network_nodes import run_lockstep
-from .results import NodeResult, SimResult
+from .results import NodeResult, SimResult, command_states, joined
 from .truth import intact, write_truth
 
 __all__ = ["Command", "SimConfig", "SimError", "SimResult", "run"]  # the run's settings, what it raises and returns
 
 DAY_MS = 86_400_000
+Advance = Callable[[float, int], None]  # simulated seconds reached, frames on the air so far (progress.py)
 SF = 9  # the default; --sf sets the nodes' and the gateway boards' spreading factor
 DRIFT_PPM = 10000  # nodes' sleep clocks: an ESP32's RC oscillator is off by up to about 1 %
 
@@ -80,7 +80,7 @@ class SimConfig:
     gateway_kind: str | None = None  # "concentrator" (OTAA's default) or "board" (ABP's only kind)
 
 
-def run(cfg: SimConfig, progress: Callable[[str], None] = print) -> SimResult:
+def run(cfg: SimConfig, progress: Callable[[str], None] = print, advance: Advance | None = None) -> SimResult:
     _check(cfg)
     started = time.monotonic()
     rng = random.Random(cfg.seed)  # one stream for placing, switching on and the channel: the same seed, the same run
@@ -96,10 +96,9 @@ def run(cfg: SimConfig, progress: Callable[[str], None] = print) -> SimResult:
                                 interval_s=cfg.interval_s, otaa=otaa, boards=_boards(cfg))  # fmt: skip
         tasks = _node_tasks(cfg, provisioned, build, total_ms, rng)
         if otaa:
-            return _run_with_network(cfg, provisioned, tasks, nodes, gws, rng, epoch, started, progress)
+            return _run_with_network(cfg, provisioned, tasks, nodes, gws, rng, epoch, started, progress, advance)
         progress(f"running {cfg.nodes} nodes for {cfg.days:g} days on {cfg.runtime} ...")
-        with ProcessPoolExecutor(max_workers=cfg.workers) as pool:
-            per_node = list(pool.map(node_task, tasks))
+        per_node = _each_alone(cfg, tasks, advance or _silent)
         txs, results = _tally(provisioned, per_node)
         heard, lost = channel.receptions(txs, nodes, gws, rng)
         progress(f"{len(txs)} frames sent, {len(heard)} receptions; the gateway boards and the bridge take them ...")
@@ -122,10 +121,13 @@ def _run_with_network(
     epoch: datetime,
     started: float,
     progress: Callable[[str], None],
+    advance: Advance | None,
 ) -> SimResult:
     progress(f"running {cfg.nodes} OTAA nodes for {cfg.days:g} days on {cfg.runtime}, with the network answering ...")
-    air = Air(nodes, gws, rng, epoch, cfg.db, [s.name for s in cfg.sinks], cfg.commands,
-              board_sf=cfg.sf if _boards(cfg) else None)  # fmt: skip
+    tell = advance or _silent
+    air = _CountingAir(nodes, gws, rng, epoch, cfg.db, [s.name for s in cfg.sinks], cfg.commands,
+                       Lockstep(lambda floor_ms: tell(floor_ms / 1000, air.sent)),
+                       board_sf=cfg.sf if _boards(cfg) else None)  # fmt: skip
     try:
         per_node = run_lockstep(air, tasks)
     except SimError:
@@ -135,12 +137,13 @@ def _run_with_network(
                        " report it with the command line)") from err  # fmt: skip
     finally:
         air.close()
+    tell(cfg.days * DAY_MS / 1000, air.sent)  # the nodes are done: the last line, whatever the last floor was
     txs, results = _tally(provisioned, per_node)
     for r, events in zip(results, per_node, strict=True):
         r.downlinks = sum(1 for e in air.events if e["node"] == r.name and e["heard"])
         r.final_sf = next((e["sf"] for e in reversed(events) if e["kind"] == "tx"), None)
-    _joined(cfg.db, results)
-    notes = _command_states(cfg.db, cfg.commands)
+    joined(cfg.db, results)
+    notes = command_states(cfg.db, {c.node for c in cfg.commands})
     moved = sum(1 for r in results if r.final_sf is not None and r.final_sf < cfg.sf)
     notes.append(f"ADR: {moved} of {len(results)} nodes moved from SF{cfg.sf} to a faster data rate"
                  + (f" (the gateway boards hear SF{cfg.sf} only)" if _boards(cfg) else ""))  # fmt: skip
@@ -158,34 +161,35 @@ def _run_with_network(
     return SimResult(results, heard, lost, wall_s, cfg.nodes * cfg.days, counters, air.counts, notes)
 
 
+def _silent(_sim_s: float, _frames: int) -> None:
+    pass
+
+
+class _CountingAir(Air):
+    """The network's air, counting the uplinks put on it for the progress line."""
+
+    sent = 0
+
+    def put_on_air(self, node: str, t0: int, airtime_us: int, freq_khz: int, sf: int, power_dbm: float) -> Any:
+        self.sent += 1
+        return super().put_on_air(node, t0, airtime_us, freq_khz, sf, power_dbm)
+
+
+def _each_alone(cfg: SimConfig, tasks: list[NodeTask], advance: Advance) -> list[list[dict[str, Any]]]:
+    """Each node's whole run in a worker process, its events in the tasks' order; advance told as each ends."""
+    total_s, frames = cfg.days * DAY_MS / 1000, 0
+    advance(0.0, 0)
+    with ProcessPoolExecutor(max_workers=cfg.workers) as pool:
+        futures = [pool.submit(node_task, t) for t in tasks]
+        for done, f in enumerate(as_completed(futures), 1):
+            frames += sum(1 for e in f.result() if e["kind"] == "tx")
+            advance(total_s * done / len(tasks), frames)  # a node is its whole time: the farm's time moves in steps
+    return [f.result() for f in futures]
+
+
 def _boards(cfg: SimConfig) -> bool:
     """Gateway boards (one channel, one SF) rather than 8-channel concentrators."""
     return cfg.activation == "abp" or cfg.gateway_kind == "board"
-
-
-def _command_states(db_path: Path, commands: tuple[Command, ...]) -> list[str]:
-    """Where each --command ended: queued, sent, applied (the node's status named it) or expired."""
-    db = open_db(db_path)
-    try:
-        queue = CommandQueue(db)
-        out = []
-        for node in sorted({c.node for c in commands}):
-            for c in queue.for_node(node):
-                out.append(f"command {c.id} for {node} {c.command}: {c.state} (last change {c.updated_at})")
-        return out
-    finally:
-        db.close()
-
-
-def _joined(db_path: Path, results: list[NodeResult]) -> None:
-    """Each OTAA node's DevAddr from its session, 0 if it never joined."""
-    db = store.connect_readonly(db_path)
-    try:
-        for r in results:
-            row = db.execute("SELECT dev_addr FROM nodes WHERE name = ?", (r.name,)).fetchone()
-            r.dev_addr = int(row[0]) if row and row[0] is not None else 0
-    finally:
-        db.close()
 
 
 def _check(cfg: SimConfig) -> None:
