@@ -69,7 +69,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                     lora = lora_cache.files(cache, packages, mpy)
             files = plan(board, config, Path(build.name), lora)
             print(f"deploying {len(files)} files to {args.port} (only what changed is copied) ...", flush=True)
-            report = deploy(dev, files)
+            # Flushed line by line: a log written through a pipe shows how far a deploy got, also one broken off.
+            report = deploy(dev, files, progress=lambda line: print(line, flush=True))
             print(
                 f"done: {len(report.copied)} copied, {len(report.unchanged)} unchanged, {len(report.removed)} removed;"
                 " every file verified by sha256. Rebooting:"

@@ -96,19 +96,27 @@ def remote_sha256(dev: Device, path: str) -> str | None:
         return None
 
 
+def progress_line(n: int, total: int, f: DeployFile) -> str:
+    """One copied file, as the technician's terminal and a log both show it: "  [3/12] /lib/lora/modem.mpy 4.1 kB"."""
+    return f"  [{n}/{total}] {f.remote} {len(f.data) / 1000:.1f} kB"
+
+
 def deploy(dev: Device, files: list[DeployFile], progress: Callable[[str], None] = print) -> Report:
-    """Copy what differs, verify it, remove what an earlier deploy left and this one does not have."""
+    """Copy what differs, verify it, remove what an earlier deploy left and this one does not have.
+
+    progress gets one line per file copied, after its sha256 is read back (progress_line)."""
     t = dev.transport
     old: dict[str, str] = {}
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         old = dict(json.loads(t.fs_readfile(MANIFEST)))["files"]
+    report = Report([], [], [])
+    # Compared first, so that each progress line can say how many copies are left.
+    changed = [f for f in files if remote_sha256(dev, f.remote) != f.sha256]
+    copying = {f.remote for f in changed}
+    report.unchanged.extend(f.remote for f in files if f.remote not in copying)
     t.fs_writefile(FLAG, b"deploy in progress\n")  # from here on, an interrupted deploy boots into maintenance
     made: set[str] = set()
-    report = Report([], [], [])
-    for n, f in enumerate(files, 1):
-        if remote_sha256(dev, f.remote) == f.sha256:
-            report.unchanged.append(f.remote)
-            continue
+    for n, f in enumerate(changed, 1):
         for d in _dirs(f.remote):
             if d not in made:
                 with contextlib.suppress(OSError):  # it exists
@@ -122,7 +130,7 @@ def deploy(dev: Device, files: list[DeployFile], progress: Callable[[str], None]
                 "then deploy again; the board stays in maintenance until a deploy completes"
             )
         report.copied.append(f.remote)
-        progress(f"  [{n}/{len(files)}] {f.remote} ({len(f.data)} bytes) verified")
+        progress(progress_line(n, len(changed), f))
     wanted = {f.remote for f in files}
     for path in sorted(set(old) - wanted):
         try:

@@ -8,6 +8,8 @@ and the errors a technician meets, each one line.
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -54,16 +56,40 @@ def frames(out: str) -> list[dict[str, object]]:
     return [json.loads(line.split("| ", 1)[1]) for line in out.splitlines() if line.startswith("  | {")]
 
 
+PROGRESS = re.compile(r"  \[(\d+)/(\d+)\] (/\S+) (\d+\.\d) kB")  # "  [3/12] /lib/lora/modem.mpy 4.1 kB"
+
+
+def copied(out: str, flash: Path, whole: bool = True) -> list[str]:
+    """The files the progress lines name, after checking they count 1, 2, ... of one total in order (up to that total
+    when whole), each on the board as big as its line says, in plain text (no carriage returns or colours, as a log
+    file keeps it)."""
+    lines = [line for line in out.splitlines() if line.startswith("  [")]
+    assert "\r" not in out and "\x1b" not in out
+    found = [PROGRESS.fullmatch(line) for line in lines]
+    assert all(found), lines
+    steps = [(int(m[1]), int(m[2]), m[3], m[4]) for m in found if m]
+    total = steps[0][1] if steps else 0
+    assert [(n, t) for n, t, _, _ in steps] == [(n, total) for n in range(1, len(steps) + 1)], lines
+    assert len(steps) == total if whole else len(steps) < total, lines
+    for _, _, path, kb in steps:
+        assert f"{(flash / path.lstrip('/')).stat().st_size / 1000:.1f}" == kb, path
+    return [path for _, _, path, _ in steps]
+
+
 def test_provision_deploy_boot_and_the_bridge_accepts_the_first_frame(
     tmp_path: Path, board: VirtualBoard, node: Path
 ) -> None:
     first = deploy(board, node)
     assert first.returncode == 0, first.stderr
     assert "0 unchanged, 0 removed; every file verified by sha256" in first.stdout
+    flash = tmp_path / "flash"
+    # One line per file copied, and on a bare board that is every file the deploy announced, config last.
+    announced = int(re.findall(r"deploying (\d+) files", first.stdout)[0])
+    paths = copied(first.stdout, flash)
+    assert len(paths) == announced and paths[-1] == "/config.json" and "/lib/firmware/app.mpy" in paths
     sent = frames(first.stdout)
     assert sent, first.stdout
     assert "boot 1" in first.stdout
-    flash = tmp_path / "flash"
     assert (flash / "lib" / "firmware" / "app.mpy").exists() and not (flash / "maintenance").exists()
     assert json.loads((flash / "config.json").read_text()) == json.loads(node.read_text())
     # The frame the deployed firmware sent opens with the keys provisioning registered.
@@ -75,25 +101,34 @@ def test_provision_deploy_boot_and_the_bridge_accepts_the_first_frame(
     # A second deploy copies nothing; a changed config copies one file.
     second = deploy(board, node, "1")
     assert second.returncode == 0 and "done: 0 copied" in second.stdout, second.stdout + second.stderr
+    assert copied(second.stdout, flash) == []
     cfg = json.loads(node.read_text())
     cfg["interval_s"] = 600
     node.write_text(json.dumps(cfg))
     third = deploy(board, node, "1")
-    assert third.returncode == 0 and "done: 1 copied" in third.stdout and "/config.json" in third.stdout
+    assert third.returncode == 0 and "done: 1 copied" in third.stdout
+    assert copied(third.stdout, flash) == ["/config.json"] and "  [1/1] /config.json " in third.stdout
 
 
 def test_a_deploy_killed_half_way_leaves_a_board_in_maintenance(
     tmp_path: Path, board: VirtualBoard, node: Path
 ) -> None:
     flash = tmp_path / "flash"
+    # As from a technician's shell into `| tee deploy.log`: Python buffers a pipe unless told otherwise.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     with running([AKKER, "deploy", "--board", "sim", "--port", str(board.tty), "--config", str(node)],
-                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:  # fmt: skip
-        deadline = time.monotonic() + 60
-        while len(list((flash / "lib").rglob("*.mpy"))) < 10:
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.02)
+                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env) as proc:  # fmt: skip
+        assert proc.stdout is not None
+        # Stopped by what it printed: each progress line reaches a pipe (a log) as its file is done, not at the end.
+        printed = ""
+        for line in proc.stdout:
+            printed += line
+            if line.startswith("  [10/"):
+                break
         proc.send_signal(signal.SIGKILL)  # the laptop's cable pulled, half the modules new
         proc.wait()
+    done = copied(printed, flash, whole=False)
+    assert len(done) == 10, printed  # the ten it named are on the board, whole
     assert (flash / "maintenance").exists() and not (flash / "config.json").exists()
     board.stop()  # power-cycle the board
     board.start()
@@ -110,6 +145,9 @@ def test_a_deploy_killed_half_way_leaves_a_board_in_maintenance(
         assert dev.eval("1 + 1") == 2
     again = deploy(board, node, "2")
     assert again.returncode == 0 and frames(again.stdout), again.stdout + again.stderr
+    # The second deploy copies only what the first did not finish, counted from 1 again.
+    rest = copied(again.stdout, flash)
+    assert rest and rest[-1] == "/config.json" and not set(rest) & set(done)
 
 
 def test_the_maintenance_message_is_printed_at_boot(tmp_path: Path, board: VirtualBoard, node: Path) -> None:
