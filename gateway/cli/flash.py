@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 from collections import deque
 from pathlib import Path
 
 from gateway.workshop.flash import (
+    CONNECT_ATTEMPTS,
     MICROPYTHON_VERSION,
     FlashError,
     cache_dir,
     cached_image,
+    check_chip,
+    check_port,
     download_failed_offline,
     esptool_commands,
     explain_esptool,
+    identify_chip,
     mpflash_download_command,
     uf2_instructions,
 )
@@ -32,20 +37,34 @@ def add_flash_args(p: argparse.ArgumentParser) -> None:
         help=f"a MicroPython image file; without it, MicroPython {MICROPYTHON_VERSION} is downloaded once into "
         f"{cache_dir()}",
     )
+    p.add_argument(
+        "--connect-attempts", type=int, default=CONNECT_ATTEMPTS, metavar="N",
+        help=f"how often esptool tries to reach the bootloader (default {CONNECT_ATTEMPTS}; 0: until it answers)",
+    )  # fmt: skip
+    p.add_argument("--verbose", action="store_true", help="also show esptool's chip check and mpflash's own log")
 
 
-def _run(cmd: list[str]) -> tuple[int, str]:
-    """Run a tool with its progress on our terminal; keep its last lines to explain a failure."""
+def _run(cmd: list[str], echo: bool = True, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run a tool, its progress on our terminal when echo; keep its last lines to explain a failure."""
     tail: deque[str] = deque(maxlen=60)
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
-            print(line, end="", flush=True)
+            if echo:
+                print(line, end="", flush=True)
             tail.append(line)
     return proc.returncode, "".join(tail)
 
 
-def _image(board: dict[str, object]) -> Path:
+def _download(image: str, verbose: bool) -> tuple[int, str]:
+    """mpflash's download, its log (timestamps, emoji, database upgrades) kept for --verbose and for errors."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    # mpflash keeps its board database in MPFLASH_FIRMWARE (else ~/Downloads/firmware): keep it in our cache.
+    env = {**os.environ, "MPFLASH_FIRMWARE": str(cache_dir())}
+    return _run(mpflash_download_command(image), echo=verbose, env=env)
+
+
+def _image(board: dict[str, object], verbose: bool) -> Path:
     mp = board["micropython"]
     assert isinstance(mp, dict)
     image = str(mp["image"])
@@ -54,9 +73,10 @@ def _image(board: dict[str, object]) -> Path:
         print(f"using {found} (cached)")
         return found
     print(f"downloading MicroPython {MICROPYTHON_VERSION} for {image} into {cache_dir()} ...")
-    code, output = _run(mpflash_download_command(image))
+    code, output = _download(image, verbose)
     found = cached_image(image)
     if found:
+        print(f"downloaded {found} ({found.stat().st_size / 1e6:.1f} MB)")
         return found
     if download_failed_offline(output):
         raise CliError(
@@ -82,9 +102,18 @@ def cmd_flash(args: argparse.Namespace) -> int:
         return 0
     if not mp.get("chip"):
         raise CliError(f"board {args.board} has no MicroPython image to flash (it runs on the desktop)")
-    firmware = args.firmware or _image(board)
+    # Port, then chip, then download: a technician at the wrong port or board learns it before waiting for one.
+    print(f"checking the chip on {args.port} ...", flush=True)
     try:
-        commands = esptool_commands(board, args.port, firmware)
+        check_port(args.port)
+        chip = identify_chip(args.port, args.board, args.connect_attempts, args.verbose)
+        check_chip(chip, board, args.port)
+    except FlashError as err:
+        raise CliError(str(err)) from None
+    print(f"{chip} answers on {args.port}, as boards/{args.board}.json expects", flush=True)
+    firmware = args.firmware or _image(board, args.verbose)
+    try:
+        commands = esptool_commands(board, args.port, firmware, attempts=args.connect_attempts)
     except FlashError as err:
         raise CliError(str(err)) from None
     for step, cmd in zip(("erasing the flash", "writing MicroPython"), commands, strict=True):

@@ -1,9 +1,13 @@
-"""Flashing MicroPython onto a board: the esptool command lines, the firmware cache, and esptool's errors.
+"""Flashing MicroPython onto a board: the port and chip checks, the esptool command lines, the firmware cache, and
+esptool's errors.
 
 The board file (boards/<id>.json, "micropython") names the image, the chip and
-the offset. esptool does the flashing and mpflash the download; both run as
-their own commands so that their progress reaches the technician unchanged.
-Nothing here opens a port: gateway/cli/flash.py runs what this plans.
+the offset. Before anything is downloaded or erased, the port is opened once
+(a missing, busy or forbidden port named as such) and esptool identifies the
+chip in its bootloader (a board of another chip refused). esptool then does the
+flashing and mpflash the download, each as its own command: esptool's progress
+reaches the technician unchanged, mpflash's log only with --verbose.
+gateway/cli/flash.py runs what this plans.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ import re
 import sys
 from pathlib import Path
 
+import serial
+
 from gateway.workshop import port_errors
 
 # The MicroPython release the firmware is tested with (the desktop interpreter's; mpy-cross's
 # .mpy version 6.3 imports on it).
 MICROPYTHON_VERSION = "1.28.0"
 BAUD = 460800  # esptool's write speed; USB-serial chips on these boards all take it
+CONNECT_ATTEMPTS = 7  # esptool's default: each attempt tries its reset sequences, about 0.75 s with no chip
 
 
 class FlashError(Exception):
@@ -30,14 +37,51 @@ def cache_dir() -> Path:
     return Path(base) / "akker" / "firmware"
 
 
-def esptool_commands(board: dict[str, object], port: str, firmware: Path, baud: int = BAUD) -> list[list[str]]:
+def check_port(port: str) -> None:
+    """Open and close port, so that a missing, busy or forbidden port is named before anything else happens."""
+    try:
+        serial.Serial(port, exclusive=True).close()
+    except (serial.SerialException, OSError) as err:
+        raise FlashError(port_errors.explain(port, str(err)) or f"cannot open {port}: {err}") from None
+
+
+def identify_chip(port: str, board: str, attempts: int = CONNECT_ATTEMPTS, verbose: bool = False) -> str:
+    """The chip answering in its bootloader on port, as esptool names it ("ESP32-S3"); esptool's own lines only when
+    verbose. board (its id) is for the error message."""
+    # Imported here: esptool takes 0.1 s to import, and only this command needs it.
+    from esptool.cmds import detect_chip
+    from esptool.logger import log
+    from esptool.util import FatalError
+
+    log.set_verbosity("auto" if verbose else "silent")
+    try:
+        with detect_chip(port, connect_attempts=attempts) as esp:
+            return str(esp.CHIP_NAME)
+    except (FatalError, serial.SerialException, OSError) as err:
+        raise FlashError(explain_esptool(str(err), port, board)) from None
+
+
+def check_chip(found: str, board: dict[str, object], port: str) -> None:
+    """Refuse a chip other than the one the board file names: its image would not boot."""
+    mp = board.get("micropython")
+    assert isinstance(mp, dict)
+    if found.lower().replace("-", "") != mp.get("chip"):
+        raise FlashError(
+            f"the chip on {port} is an {found}, but boards/{board.get('id')}.json is for {mp.get('chip')}: "
+            "check --board (nothing was erased)"
+        )
+
+
+def esptool_commands(
+    board: dict[str, object], port: str, firmware: Path, baud: int = BAUD, attempts: int = CONNECT_ATTEMPTS
+) -> list[list[str]]:
     """Erase, then write the image at the board's offset: the two esptool 5 command lines."""
     mp = board.get("micropython")
     assert isinstance(mp, dict)
     chip, offset = mp.get("chip"), mp.get("flash_offset")
     if not chip or not offset:
         raise FlashError(f"board {board.get('id')} is not flashed with esptool")
-    base = [sys.executable, "-m", "esptool", "--chip", str(chip), "--port", port]
+    base = [sys.executable, "-m", "esptool", "--chip", str(chip), "--port", port, "--connect-attempts", str(attempts)]
     return [[*base, "erase-flash"], [*base, "--baud", str(baud), "write-flash", str(offset), str(firmware)]]
 
 
@@ -72,9 +116,12 @@ def uf2_instructions(board: dict[str, object], firmware: Path | None) -> str:
 _ESPTOOL_ERRORS: tuple[tuple[str, str], ...] = (
     (r"This chip is (\S+) not (\S+)|Wrong --chip", "the chip on {port} is not the one boards/{board}.json names: "
      "check --board"),
+    (r"Wrong boot mode", "the ESP32 on {port} answers but did not enter its bootloader: hold BOOT while pressing "
+     "RESET, then run the command again"),
     (r"No serial data received|Failed to connect", "no ESP32 answers on {port}: use a data cable (not charge-only), "
      "hold BOOT while pressing RESET to enter the bootloader, then run the command again"),
 )  # fmt: skip
+_HINTS = ("For troubleshooting", "Hint:")  # esptool's pointers to its docs, after the line that says what failed
 
 
 def explain_esptool(output: str, port: str, board: str) -> str:
@@ -84,7 +131,8 @@ def explain_esptool(output: str, port: str, board: str) -> str:
     for pattern, message in _ESPTOOL_ERRORS:
         if re.search(pattern, output):
             return message.format(port=port, board=board)
-    last = [line for line in output.splitlines() if line.strip()][-1:] or ["no output"]
+    said = [line for line in output.splitlines() if line.strip() and not line.strip().startswith(_HINTS)]
+    last = said[-1:] or ["no output"]
     return f"esptool failed on {port}: {last[0].strip()}"
 
 
