@@ -3,6 +3,10 @@
 The store is the queue: a worker keeps at most one batch in memory whatever the
 backlog, resumes after a restart from what its sink has not confirmed, and a
 sink that is down delays only its own worker.
+
+A sink that is down is told at once (when a delivery fails, or when the sink
+itself finds out: a broker that does not answer at start), then reminded of at
+most twice per REMIND_S while it lasts, and its return in one line.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 
 from gateway.bridge import store, store_faults
 from gateway.bridge.health import Health
+from gateway.bridge.log_limit import LogLimit
 from gateway.bridge.sinks import Sink, SinkDown
 
 log = logging.getLogger("akker.delivery")
@@ -24,10 +29,14 @@ BATCH = 100  # records in memory per sink, at most
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
 _IDLE_POLL_S = 1.0  # also look at the outbox this often without a wake-up (records of an earlier run)
+# A sink down for hours (a broker switched off) is retried every 30 s: one line per try would bury the rest.
+REMIND_S = 300.0
 
 
 class Worker:
-    def __init__(self, sink: Sink, db_path: Path, batch: int = BATCH, health: Health | None = None) -> None:
+    def __init__(
+        self, sink: Sink, db_path: Path, batch: int = BATCH, health: Health | None = None, remind_s: float = REMIND_S
+    ) -> None:
         self.sink = sink
         self.health = health
         self.db_path = db_path
@@ -37,14 +46,17 @@ class Worker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._deadline = float("inf")
+        self._stall = _Stall(sink.name, health, remind_s)
 
     def start(self) -> None:
         self.sink.on_ready = self._sink_ready
+        self.sink.on_down = self._stall.sink_down  # may be called on the sink's own thread
         self.sink.start()
         self._thread = threading.Thread(target=self._run, name=f"akker-deliver-{self.sink.name}", daemon=True)
         self._thread.start()
 
     def _sink_ready(self) -> None:
+        self._stall.sink_ok()  # told now, even with nothing waiting to go
         self._ready.set()
         self._wake.set()
 
@@ -73,11 +85,12 @@ class Worker:
             self._thread.join(max(0.0, until - time.monotonic()))
             self._thread = None
         self.sink.stop()
+        self._stall.close()
 
     def _run(self) -> None:
         outbox: store.Outbox | None = None
         backoff = BACKOFF_FIRST_S
-        stall = _Stall(self.sink.name, self.health)
+        stall = self._stall
         unmarked: list[int] = []  # delivered, not yet marked in the outbox: marked before anything is offered again
         try:
             while True:
@@ -138,42 +151,63 @@ class Worker:
 
 
 class _Stall:
-    """A worker's trouble, told once per episode in the log and all along in the health file."""
+    """A worker's trouble: in the log when it starts, reminded while it lasts, all along in the health file.
 
-    def __init__(self, sink: str, health: Health | None) -> None:
+    Thread-safe: a sink that finds out by itself that it is down tells it on its own thread.
+    """
+
+    def __init__(self, sink: str, health: Health | None, remind_s: float = REMIND_S) -> None:
         self.sink = sink
         self.health = health
         self._store: str | None = None  # the store fault's words while the outbox cannot be read
         self._down: str | None = None
+        self._down_at = 0.0  # time.monotonic() when the sink went down
         self._since = 0.0
+        self._lock = threading.Lock()
+        # Every failed try counts; the first of each interval is written in full, the others summed up.
+        self._reminders = LogLimit(log, remind_s)
 
     def store_failed(self, err: sqlite3.Error, db_path: Path) -> None:
         fault = store_faults.classify(err, db_path)
-        if self._store != fault.words:
-            log.error("sink=%s stalled: %s (%s): %s; retrying", self.sink, fault.words, err, fault.advice)
+        with self._lock:
+            if self._store == fault.words:
+                return
             self._store = fault.words
             self._report()
+        log.error("sink=%s stalled: %s (%s): %s; retrying", self.sink, fault.words, err, fault.advice)
 
     def store_ok(self) -> None:
-        if self._store is not None:
-            log.warning("sink=%s outbox readable again: delivering", self.sink)
+        with self._lock:
+            if self._store is None:
+                return
             self._store = None
             self._report()
+        log.warning("sink=%s outbox readable again: delivering", self.sink)
 
     def sink_down(self, why: str) -> None:
-        if self._down is None:
-            log.warning("sink=%s down: %s; records stay in the outbox, retrying", self.sink, why)
-        if self._down != why:
-            self._down = why
-            self._report()
+        with self._lock:
+            if self._down is None:
+                self._down_at = time.monotonic()
+            if self._down != why:
+                self._down = why
+                self._report()
+        self._reminders.warning(f"sink={self.sink} down:", "%s; records are kept and delivered when it is back", why)
 
     def sink_ok(self) -> None:
-        if self._down is not None:
-            log.info("sink=%s back: delivering again", self.sink)
+        with self._lock:
+            if self._down is None:
+                return
             self._down = None
+            lasted = time.monotonic() - self._down_at
             self._report()
+        self._reminders.flush()  # a reminder still due comes before the news that it is over
+        log.warning("sink=%s back after %.0f s: delivering what waits in the outbox", self.sink, lasted)
+
+    def close(self) -> None:
+        self._reminders.close()
 
     def _report(self) -> None:
+        """With the lock held: the health file says what the state now is."""
         troubled = self._store is not None or self._down is not None
         if troubled and not self._since:
             self._since = time.time()

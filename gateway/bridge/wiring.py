@@ -25,7 +25,7 @@ from gateway.bridge.delivery import Worker
 from gateway.bridge.health import AlreadyRunning, Health
 from gateway.bridge.pipeline import Pipeline
 from gateway.bridge.registry import Registry
-from gateway.bridge.sinks import Sink
+from gateway.bridge.sinks import Sink, SinkUnusable
 from gateway.bridge.sources import Source
 
 log = logging.getLogger("akker.bridge")
@@ -159,7 +159,10 @@ class Bridge:
         self.pipeline.start()
         self._started.append(self.pipeline)
         for w in self.workers:
-            w.start()
+            try:
+                w.start()
+            except SinkUnusable as err:  # a --jsonl that cannot be written: the sink's message names it
+                raise BridgeFailed(str(err)) from None
             self._started.append(w)
         for s in self.sources:
             s.start(self.pipeline)

@@ -14,7 +14,14 @@ from gateway.bridge.store import Record
 
 
 class SinkDown(Exception):
-    """The sink cannot take records now (broker away, server error); the worker retries with backoff."""
+    """The sink cannot take records now (broker away, server error); the worker retries with backoff.
+
+    The message says what is wrong and what to do, naming the option: the worker logs it as it is.
+    """
+
+
+class SinkUnusable(Exception):
+    """The sink cannot work as it is set up (a --jsonl path under a file): start() raises it, the bridge refuses."""
 
 
 class Sink(Protocol):
@@ -22,9 +29,15 @@ class Sink(Protocol):
     # Set by the delivery worker before start(); a sink that knows when it is back (a broker
     # reconnected) calls it, so the worker retries at once instead of at the end of its backoff.
     on_ready: Callable[[], None] | None
+    # Also set by the worker: a sink that finds out by itself that it is down (a connection attempt to a
+    # broker failed) calls it with why, so that it is told at start, before any record waits for it.
+    on_down: Callable[[str], None] | None
 
     def start(self) -> None:
-        """Open connections; must not block for long, nor fail because the far end is down."""
+        """Open connections; must not block for long, nor fail because the far end is down.
+
+        Raise SinkUnusable for a setting that cannot work until someone changes it.
+        """
         ...
 
     def deliver(self, records: Sequence[Record]) -> Sequence[int]:

@@ -3,32 +3,33 @@
 A record counts as delivered only when the broker has acknowledged it (PUBACK).
 paho-mqtt keeps the connection and reconnects; while the broker is away,
 deliver() raises SinkDown and the records wait in the store's outbox, not in
-memory. With Home Assistant discovery on, each node's sensors are announced
-(retained) under `homeassistant/sensor/...` and its newest values published
-retained on `akker/<node>/state`.
+memory. Every failed connection attempt is told to the delivery worker
+(on_down), so a broker that is away is reported from the start, not only once
+a record waits for it. With Home Assistant discovery on, each node's sensors
+are announced (retained) under `homeassistant/sensor/...` and its newest
+values published retained on `akker/<node>/state`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware.version import VERSION_TEXT
 from gateway.bridge.sinks import SinkDown
+from gateway.bridge.sinks.mqtt_broker import parse_url, unreachable
 from gateway.bridge.store import Record
-from gateway.secrets_io import mask_url
 from payload_codec.report_layout import ITEMS, KEY
 
 log = logging.getLogger("akker.mqtt")
@@ -36,41 +37,6 @@ log = logging.getLogger("akker.mqtt")
 KEEPALIVE_S = 30
 ACK_TIMEOUT_S = 10.0  # a batch's PUBACKs must all be back within this
 _MAX_QUEUED = 1000  # paho's own queue, bounded: the outbox is the real queue
-
-
-@dataclass(frozen=True)
-class BrokerUrl:
-    host: str
-    port: int
-    tls: bool
-    username: str | None = None
-    password: str | None = dataclasses.field(default=None, repr=False)
-
-    def __str__(self) -> str:  # for logs: never the password
-        user = f"{self.username}@" if self.username else ""
-        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
-
-
-def parse_url(url: str) -> BrokerUrl:
-    """mqtt://[user:pass@]host[:port] or mqtts://...; ValueError saying what is wrong."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts"):
-        shown = mask_url(url)
-        raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, e.g. mqtt://localhost:1883 (got {shown!r})")
-    if not parts.hostname:
-        raise ValueError("MQTT URL has no host, e.g. mqtt://localhost:1883")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError("MQTT URL has a bad port: use a number 1..65535") from None
-    tls = parts.scheme == "mqtts"
-    return BrokerUrl(
-        host=parts.hostname,
-        port=port or (8883 if tls else 1883),
-        tls=tls,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-    )
 
 
 def up_topic(node: str) -> str:
@@ -100,6 +66,9 @@ class MqttSink:
         self.ha_discovery = ha_discovery
         self.version = version
         self.on_ready: Callable[[], None] | None = None
+        self.on_down: Callable[[str], None] | None = None
+        self._trouble: str | None = None  # why the last connection attempt failed; None when connected or unknown
+        self._refused = False  # the broker refused this attempt: the disconnect that follows adds nothing
         self._handlers: dict[str, Callable[[str, bytes], None]] = {}  # topic filter -> handler (subscribe())
         self._announced: set[str] = set()
         self._connected = threading.Event()
@@ -119,6 +88,7 @@ class MqttSink:
         client.max_inflight_messages_set(200)
         client.max_queued_messages_set(_MAX_QUEUED)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         self.client = client
@@ -128,10 +98,24 @@ class MqttSink:
 
     # ------------------------------------------------------------ paho callbacks (its network thread)
 
+    def _down(self, why: str) -> None:
+        self._trouble = why
+        if self.on_down is not None:
+            self.on_down(why)  # the worker tells it, rate-limited, and keeps the health file
+        else:
+            log.warning("%s", why)
+
+    def _on_connect_fail(self, _c: paho.Client, _u: Any) -> None:
+        # paho calls this from inside its `except OSError:` around the connection attempt, and passes no
+        # error: the one being handled is it, and says why (refused, unknown host, no answer, TLS).
+        self._down(unreachable(self.broker, sys.exc_info()[1]))
+
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
-            log.warning("broker %s refused the connection: %s", self.broker, reason)
+            self._refused = True
+            self._down(f"broker {self.broker} refused the connection ({reason}): check the user and password of --mqtt")
             return
+        self._trouble = None
         log.info("connected to %s", self.broker)
         client.publish(status_topic(self.gateway_id), self._status("online"), qos=1, retain=True)
         if self.ha_discovery:
@@ -143,10 +127,17 @@ class MqttSink:
             self.on_ready()
 
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if self._connected.is_set():
-            level = logging.INFO if self._closing else logging.WARNING  # our own stop is no trouble
-            log.log(level, "disconnected from %s: %s", self.broker, reason)
+        was = self._connected.is_set()
         self._connected.clear()
+        refused, self._refused = self._refused, False
+        if self._closing:  # our own stop is no trouble
+            if was:
+                log.info("disconnected from %s: %s", self.broker, reason)
+        elif was:
+            self._down(f"lost the connection to broker {self.broker} ({reason}): reconnecting")
+        elif not refused:  # something answers on that port, but not as a broker (or not in plain MQTT)
+            tls = "" if self.broker.tls else " (mqtts:// for a TLS port)"
+            self._down(f"{self.broker} does not answer as an MQTT broker ({reason}): check the port of --mqtt{tls}")
 
     def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
         if message.topic == "homeassistant/status" and message.payload == b"online":
@@ -193,7 +184,9 @@ class MqttSink:
 
     def deliver(self, records: Sequence[Record]) -> Sequence[int]:
         if not self._connected.is_set():
-            raise SinkDown(f"broker {self.broker} unreachable")
+            if self._trouble is None:
+                return []  # the first connection is still under way: offered again when it is up (on_ready)
+            raise SinkDown(self._trouble)
         pending: list[tuple[int, paho.MQTTMessageInfo]] = []
         for record in records:
             if self.ha_discovery:
