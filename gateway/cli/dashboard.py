@@ -21,7 +21,7 @@ from gateway.bridge import store
 from gateway.dashboard import auth
 from gateway.dashboard.clock import latest_record_clock, utc_now
 from gateway.dashboard.server import DashboardServer
-from gateway.farm import alerts, queries
+from gateway.farm import alert_config, queries
 
 from . import paths
 from .errors import CliError
@@ -125,8 +125,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     except auth.AccessError as err:
         raise CliError(str(err)) from None
     try:
-        config = alerts.load(args.alerts) if args.alerts else alerts.default_config()
-    except alerts.AlertConfigError as err:
+        config = alert_config.load(args.alerts) if args.alerts else alert_config.default_config()
+    except alert_config.AlertConfigError as err:
         raise CliError(str(err)) from None
     server = DashboardServer(
         args.db, host, port, alerts_config=config, now=parse_now(args.now, args.db), password=password

@@ -185,10 +185,10 @@ class _Named:
 
 def _beside_the_bridge(cfg: BridgeConfig, bridge: Bridge) -> list[Service]:
     """The dashboard and the alert publisher: they read the store; the bridge knows nothing of them."""
-    from gateway.farm import alerts
+    from gateway.farm import alert_config
 
     services: list[Service] = []
-    rules = alerts.load(cfg.alerts) if cfg.alerts else alerts.default_config()
+    rules = alert_config.load(cfg.alerts) if cfg.alerts else alert_config.default_config()
     http = cfg.http_address()
     if http:
         from gateway import listen

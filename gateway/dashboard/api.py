@@ -2,18 +2,20 @@
 
 Pure functions over a read-only connection to the store, an alert config and a
 "now": records received after now are left out, so the same store shows the
-same page on any clock. The server turns these dicts into responses.
+same page on any clock. `zone` is the browser's time zone, for calendar days
+when the alert config names none. The server turns these dicts into responses.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime, time, timedelta
 
-from gateway.bridge.store import Record
-from gateway.farm import queries, series
-from gateway.farm.alerts import AlertConfig, evaluate, node_alerts
+from gateway.farm import battery, queries, series
+from gateway.farm.alert_config import AlertConfig, Thresholds
+from gateway.farm.alerts import SILENT, NodeWindow, evaluate, node_window
 from gateway.farm.queries import NodeInfo, iso
 from gateway.farm.series import Sample
 
@@ -25,30 +27,34 @@ HINT_NO_NODES = (
 )
 
 
-def overview(db: sqlite3.Connection, config: AlertConfig, now: datetime) -> dict[str, object]:
+def overview(db: sqlite3.Connection, config: AlertConfig, now: datetime, zone: str | None = None) -> dict[str, object]:
     """/api/nodes: every node's summary, grouped by field, and every active alert."""
     if not queries.has_store(db):
-        return empty_overview(config, now, HINT_NO_NODES)
+        return empty_overview(config, now, HINT_NO_NODES, zone)
     infos = _nodes(db, config)
-    summaries = [_summary(info, config, _recent(db, info.name, config, now), now) for info in infos]
+    summaries = [_summary(info, config, node_window(db, info.name, config, now, zone), now, zone) for info in infos]
     groups: dict[str | None, list[dict[str, object]]] = {f.name: [] for f in config.fields}
     for s in summaries:
         groups.setdefault(s["field"], []).append(s)  # type: ignore[arg-type]
     return {
         "now": iso(now),
-        "timezone": config.timezone,
+        "timezone": config.zone(zone),
         "grouped": config.from_file,
-        "fields": [{"name": name, "nodes": nodes} for name, nodes in groups.items() if nodes or name is not None],
+        "fields": [
+            {"name": name, "thresholds": _thresholds(config, name), "nodes": nodes}
+            for name, nodes in groups.items()
+            if nodes or name is not None
+        ],
         "alerts": [a for s in summaries for a in s["alerts"]],  # type: ignore[attr-defined]
         "hint": None if summaries else HINT_NO_NODES,
     }
 
 
-def empty_overview(config: AlertConfig, now: datetime, hint: str) -> dict[str, object]:
+def empty_overview(config: AlertConfig, now: datetime, hint: str, zone: str | None = None) -> dict[str, object]:
     """The overview of a store that is missing or empty: no nodes, and a hint saying what to do."""
     return {
         "now": iso(now),
-        "timezone": config.timezone,
+        "timezone": config.zone(zone),
         "grouped": config.from_file,
         "fields": [],
         "alerts": [],
@@ -57,7 +63,12 @@ def empty_overview(config: AlertConfig, now: datetime, hint: str) -> dict[str, o
 
 
 def node_detail(
-    db: sqlite3.Connection, config: AlertConfig, name: str, now: datetime, days: int = DEFAULT_DAYS
+    db: sqlite3.Connection,
+    config: AlertConfig,
+    name: str,
+    now: datetime,
+    days: int = DEFAULT_DAYS,
+    zone: str | None = None,
 ) -> dict[str, object] | None:
     """/api/nodes/<name>: the node's summary, its series over `days`, catches per day, receptions; None if unknown."""
     if not queries.has_store(db):
@@ -66,18 +77,20 @@ def node_detail(
     if info is None:
         return None
     start = now - timedelta(days=days)
-    recs = _recent(db, name, config, now, since=start)
-    summary = _summary(info, config, recs, now)
-    shown = [s for s in series.samples(recs) if s.t >= start]
-    tz = config.tz()
+    window = node_window(db, name, config, now, zone, since=start)
+    summary = _summary(info, config, window, now, zone)
+    shown = [s for s in window.samples if s.t >= start]
+    tz = config.tz(zone)
     per_day = series.catches_per_day(shown, tz)
     traps = max((len(counts) for _, counts in per_day), default=0)
-    status = next((r for r in reversed(recs) if r.data.get("type") == "status"), None)
+    status = next((r for r in reversed(window.records) if r.data.get("type") == "status"), None)
     return {
         **summary,
         "now": iso(now),
-        "timezone": config.timezone,
+        "start": iso(start),
+        "timezone": config.zone(zone),
         "days": days,
+        "thresholds": asdict(config.thresholds_for(name)),
         "status": None if status is None else {"received_at": status.received_at, **status.data},
         "dev_status": queries.dev_status(db, name),  # the node's DevStatusAns, when the bridge's network asked
         "series": series.columns(shown),
@@ -99,15 +112,17 @@ def node_detail(
     }
 
 
-def alerts(db: sqlite3.Connection | None, config: AlertConfig, now: datetime) -> dict[str, object]:
+def alerts(
+    db: sqlite3.Connection | None, config: AlertConfig, now: datetime, zone: str | None = None
+) -> dict[str, object]:
     """/api/alerts: the active alerts and the thresholds of every field (db None: no store to read)."""
-    active = evaluate(db, config, now) if db is not None else []
+    active = evaluate(db, config, now, zone) if db is not None else []
     return {
         "now": iso(now),
-        "timezone": config.timezone,
+        "timezone": config.zone(zone),
         "alerts": active,
         "fields": [
-            {"name": f.name, "nodes": None if f.nodes is None else list(f.nodes), **vars(f.thresholds)}
+            {"name": f.name, "nodes": None if f.nodes is None else list(f.nodes), **asdict(f.thresholds)}
             for f in config.fields
         ],
     }
@@ -134,23 +149,25 @@ def _nodes(db: sqlite3.Connection, config: AlertConfig) -> list[NodeInfo]:
     return [known[name] for name in sorted(known)]
 
 
-def _recent(
-    db: sqlite3.Connection, node: str, config: AlertConfig, now: datetime, since: datetime | None = None
-) -> list[Record]:
-    """The records a node's summary needs (a battery trend, today, an interval), and those since `since`."""
-    start = min(now - series.BATTERY_TREND, series.start_of_day(now, config.tz()))
-    if since is not None:
-        start = min(start, since)
-    return queries.records(db, node, now, since=start, at_least=series.INTERVAL_RECORDS)
+def _thresholds(config: AlertConfig, field: str | None) -> dict[str, object]:
+    """A field's thresholds as the user wrote them (the defaults' for nodes in no field)."""
+    f = next((f for f in config.fields if f.name == field), None) if field is not None else None
+    th: Thresholds = f.thresholds if f else config.defaults
+    return asdict(th)
 
 
-def _summary(info: NodeInfo, config: AlertConfig, recs: Sequence[Record], now: datetime) -> dict[str, object]:
-    samples = series.samples(recs)
+def _summary(
+    info: NodeInfo, config: AlertConfig, window: NodeWindow, now: datetime, zone: str | None
+) -> dict[str, object]:
+    recs, samples = window.records, window.samples
     field = config.field_of(info.name)
     last = queries.parse_iso(recs[-1].received_at) if recs else None
     readings = series.latest_readings(samples)
-    battery = readings.get("battery_v")
-    today = series.start_of_day(now, config.tz())
+    battery_v = readings.get("battery_v")
+    today = series.start_of_day(now, config.tz(zone))
+    silent = any(a["kind"] == SILENT for a in window.alerts)
+    signal = series.signal(recs[-1].rx) if recs else None
+    newest = _newest(samples)
     return {
         "name": info.name,
         "dev_addr": None if info.dev_addr is None else f"{info.dev_addr:08x}",
@@ -159,25 +176,27 @@ def _summary(info: NodeInfo, config: AlertConfig, recs: Sequence[Record], now: d
         "field": field.name if field else None,
         "last_seen": None if last is None else iso(last),
         "last_seen_ago_s": None if last is None else round((now - last).total_seconds(), 3),
-        "interval_s": series.median_interval_s(recs),
+        "interval_s": window.interval_s,
+        "silent": silent,
         "battery": {
-            "v": None if battery is None else battery[1],
-            "days_left": _round(series.battery_days_left(samples, now)),
+            "v": None if battery_v is None else battery_v[1],
+            "days_left": battery.days_left(
+                None if battery_v is None else float(battery_v[1]),  # type: ignore[arg-type]
+                window.interval_s,
+                None if signal is None else signal.get("sf"),  # type: ignore[arg-type]
+            ),
         },
-        "signal": series.signal(recs[-1].rx) if recs else None,
+        "signal": None if signal is None else {**signal, "quality": series.signal_quality(signal, silent)},
         "readings": {key: value for key, (_, value) in readings.items() if key != "insect_count"},
-        "readings_at": _newest(samples),
+        "readings_at": None if newest is None else iso(newest),
+        "readings_age_s": None if newest is None else round((now - newest).total_seconds()),
         "catches_today": series.catches_between(samples, today, now),
-        "alerts": node_alerts(info.name, config, recs, samples, now),
+        "alerts": window.alerts,
     }
 
 
-def _newest(samples: Sequence[Sample]) -> str | None:
-    return iso(samples[-1].t) if samples else None
-
-
-def _round(days: float | None) -> float | None:
-    return None if days is None else round(days, 1)
+def _newest(samples: Sequence[Sample]) -> datetime | None:
+    return samples[-1].t if samples else None
 
 
 def _best(rx: Sequence[dict[str, object]]) -> dict[str, object]:

@@ -7,6 +7,7 @@ again: the bridge may write meanwhile, and nothing here can write.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sqlite3
@@ -18,10 +19,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from gateway.bridge import store
 from gateway.bridge.log_limit import LogLimit
 from gateway.bridge.registry import NODE_NAME_RULE, valid_node_name
-from gateway.farm.alerts import AlertConfig
+from gateway.farm.alert_config import AlertConfig, known_timezone
 
 from . import api
-from .responses import Response, error, json_response
+from .responses import Response, error, error_page, json_response
 
 log = logging.getLogger("akker.dashboard")
 
@@ -71,12 +72,27 @@ class App:
             return error(400, "bad path: not UTF-8")
         if not path.startswith("/") or "\x00" in path or ".." in path.split("/") or "\\" in path:
             return error(400, "bad path")
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        response = self._route(path, query)
+        if response.status >= 400 and not path.startswith("/api/"):
+            return self._as_page(response)
+        return response
+
+    def _route(self, path: str, query: dict[str, str]) -> Response:
         for pattern, handler in self.routes:
             m = pattern.fullmatch(path.rstrip("/") or "/")
             if m:
                 return handler(query, **m.groupdict())
-        return error(404, "no such page")
+        return error(404, "no such page", code="no_page")
+
+    @staticmethod
+    def _as_page(response: Response) -> Response:
+        """A browser's error: the same message as a page with a way back (JSON stays for /api/)."""
+        if not response.content_type.startswith("application/json"):
+            return response
+        body = json.loads(response.body)
+        page = error_page(response.status, str(body["error"]), str(body.get("code", "error")), str(body.get("arg", "")))
+        return Response(page.status, page.content_type, page.body, {**response.headers, **page.headers})
 
     # ------------------------------------------------------------ pages and files
 
@@ -84,6 +100,9 @@ class App:
         return self.static_file(query, "index.html")
 
     def page_node(self, query: dict[str, str], name: str) -> Response:
+        bad = _bad_days(query)
+        if bad:
+            return bad
         return self._node(name, lambda db: self.static_file(query, "node.html"))
 
     def no_icon(self, query: dict[str, str]) -> Response:
@@ -93,29 +112,39 @@ class App:
     def static_file(self, query: dict[str, str], path: str) -> Response:
         file = self.static.get(path)
         if file is None:
-            return error(404, "no such file")
+            return error(404, "no such file", code="no_page")
         return Response(200, _CONTENT_TYPES.get(file.suffix, _TEXT), file.read_bytes(), {"Cache-Control": "no-cache"})
 
     # ------------------------------------------------------------ the JSON API
 
     def api_nodes(self, query: dict[str, str]) -> Response:
-        now = self.now()
+        now, zone = self.now(), query.get("tz")
+        if zone is not None and not known_timezone(zone):
+            return _bad_zone(zone)
         return self._read(
-            lambda db: json_response(api.overview(db, self.config, now)),
-            lambda hint: json_response(api.empty_overview(self.config, now, hint)),
+            lambda db: json_response(api.overview(db, self.config, now, zone)),
+            lambda hint: json_response(api.empty_overview(self.config, now, hint, zone)),
         )
 
     def api_node(self, query: dict[str, str], name: str) -> Response:
-        days = query.get("days", str(api.DEFAULT_DAYS))
-        if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= api.MAX_DAYS:
-            return error(400, f"days must be a whole number from 1 to {api.MAX_DAYS}")
-        return self._node(name, lambda db: json_response(api.node_detail(db, self.config, name, self.now(), int(days))))
+        zone = query.get("tz")
+        if zone is not None and not known_timezone(zone):
+            return _bad_zone(zone)
+        bad = _bad_days(query)
+        if bad:
+            return bad
+        days = int(query.get("days", api.DEFAULT_DAYS))
+        return self._node(
+            name, lambda db: json_response(api.node_detail(db, self.config, name, self.now(), days, zone))
+        )
 
     def api_alerts(self, query: dict[str, str]) -> Response:
-        now = self.now()
+        now, zone = self.now(), query.get("tz")
+        if zone is not None and not known_timezone(zone):
+            return _bad_zone(zone)
         return self._read(
-            lambda db: json_response(api.alerts(db, self.config, now)),
-            lambda hint: json_response({**api.alerts(None, self.config, now), "hint": hint}),
+            lambda db: json_response(api.alerts(db, self.config, now, zone)),
+            lambda hint: json_response({**api.alerts(None, self.config, now, zone), "hint": hint}),
         )
 
     # ------------------------------------------------------------ the store
@@ -123,8 +152,8 @@ class App:
     def _node(self, name: str, then: Callable[[sqlite3.Connection], Response]) -> Response:
         """then(db) for a node the pages can show; 400 for a name no node can have, 404 for an unknown one."""
         if not valid_node_name(name):
-            return error(400, f"bad node name: {NODE_NAME_RULE}")
-        unknown = error(404, f"no node named {name!r}")
+            return error(400, f"bad node name: {NODE_NAME_RULE}", code="bad_name")
+        unknown = error(404, f"no node named {name!r}", code="unknown_node", arg=name)
         return self._read(lambda db: then(db) if api.known_node(db, self.config, name) else unknown, lambda _: unknown)
 
     def _read(self, then: Callable[[sqlite3.Connection], Response], unreadable: Callable[[str], Response]) -> Response:
@@ -146,3 +175,15 @@ class App:
         # Every page and API call asks again: a store that stays unreadable is one summary per interval.
         self._warnings.warning("dashboard_store_unreadable", "db=%s detail=%r", self.db_path, str(err))
         return unreadable(f"{self.db_path} cannot be read as a bridge database ({err})")
+
+
+def _bad_days(query: dict[str, str]) -> Response | None:
+    """A 400 for a `days` that is not a whole number of days the charts can span (never silently replaced)."""
+    days = query.get("days")
+    if days is None or (days.isascii() and days.isdigit() and 1 <= int(days) <= api.MAX_DAYS):
+        return None
+    return error(400, f"days must be a whole number from 1 to {api.MAX_DAYS}", code="bad_days", arg=days)
+
+
+def _bad_zone(zone: str) -> Response:
+    return error(400, "tz must be a time zone name such as Europe/Amsterdam", code="bad_tz", arg=zone)

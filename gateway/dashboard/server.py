@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from gateway.farm.alerts import AlertConfig, default_config
+from gateway.farm.alert_config import AlertConfig, default_config
 
 from .app import App
 from .auth import REALM, BasicAuth, PasswordHash

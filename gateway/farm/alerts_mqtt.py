@@ -18,6 +18,7 @@ from pathlib import Path
 from gateway.bridge import store
 from gateway.bridge.registry import Registry
 from gateway.farm import alerts
+from gateway.farm.alert_config import AlertConfig
 
 log = logging.getLogger("akker.alerts")
 
@@ -33,7 +34,7 @@ class AlertPublisher:
     def __init__(
         self,
         db_path: Path,
-        config: alerts.AlertConfig,
+        config: AlertConfig,
         publish: Callable[[str, str], bool],
         every_s: float = 60.0,
     ) -> None:

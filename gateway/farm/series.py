@@ -18,10 +18,12 @@ from gateway.bridge.store import Record
 
 from .queries import parse_iso
 
-BATTERY_EMPTY_V = 3.3  # firmware/config.py low_battery_v: below it a node stops transmitting
-BATTERY_TREND = timedelta(days=7)  # the battery trend is fitted over this much of the newest samples
-_BATTERY_MIN_SPAN = timedelta(days=1)  # a shorter trend is noise at the codec's 0.01 V resolution
-_BATTERY_MIN_SAMPLES = 6
+GAP_FACTOR = 3  # a pause over this many times the usual gap between samples is drawn as a gap
+# The SNR below which an SX126x cannot demodulate, per SF at 125 kHz (SX1261/2 datasheet rev 2.1, table 6-1,
+# "SNR limit"); a frame heard within WEAK_MARGIN_DB of it is one fade away from being lost.
+SNR_FLOOR_DB = {7: -7.5, 8: -10.0, 9: -12.5, 10: -15.0, 11: -17.5, 12: -20.0}
+WEAK_MARGIN_DB = 5.0
+WEAK_RSSI_DBM = -115.0  # for a reception without SNR or SF: near an SX126x's SF7-SF9 sensitivity
 INTERVAL_RECORDS = 64  # a node's interval is the median gap between (at most) this many newest records
 
 # The values of a sample the dashboard shows; lists have one entry per probe.
@@ -77,7 +79,12 @@ def probe_count(samples: Sequence[Sample], key: str) -> int:
 
 
 def columns(samples: Sequence[Sample]) -> dict[str, object]:
-    """Columnar series for charts: t in Unix seconds, one list per single value, a list per probe."""
+    """Columnar series for charts: t in Unix seconds, one list per single value, a list per probe.
+
+    Where a node paused for over GAP_FACTOR times its usual gap, a row of nulls between two samples
+    breaks the line, so a chart shows the pause as a gap instead of a line across it.
+    """
+    samples = _with_gaps(samples)
     out: dict[str, object] = {"t": [round(s.t.timestamp(), 3) for s in samples]}
     for key in PROBE_KEYS:
         probes = []
@@ -90,6 +97,17 @@ def columns(samples: Sequence[Sample]) -> dict[str, object]:
         out[key] = probes
     for key in SINGLE_KEYS:
         out[key] = [s.values.get(key) for s in samples]
+    return out
+
+
+def _with_gaps(samples: Sequence[Sample]) -> list[Sample]:
+    gaps = [(b.t - a.t).total_seconds() for a, b in pairwise(samples)]
+    usual = statistics.median(gaps) if gaps else 0.0
+    out: list[Sample] = list(samples[:1])
+    for (prev, s), gap in zip(pairwise(samples), gaps, strict=True):
+        if usual > 0 and gap > GAP_FACTOR * usual:
+            out.append(Sample(prev.t + (s.t - prev.t) / 2, {}, None))
+        out.append(s)
     return out
 
 
@@ -124,32 +142,6 @@ def start_of_day(t: datetime, tz: tzinfo) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def battery_days_left(samples: Sequence[Sample], now: datetime, empty_v: float = BATTERY_EMPTY_V) -> float | None:
-    """Days until the battery trend reaches empty_v, from a least-squares line over the last week of samples.
-
-    None when the trend is too short or too sparse, or not falling (a solar panel, a fresh battery);
-    0.0 when the line is already below empty_v.
-    """
-    points = [(s.t, float(v)) for s in samples if isinstance(v := s.values.get("battery_v"), (int, float))]
-    if not points:
-        return None
-    newest = points[-1][0]
-    points = [(t, v) for t, v in points if t >= newest - BATTERY_TREND]
-    if len(points) < _BATTERY_MIN_SAMPLES or newest - points[0][0] < _BATTERY_MIN_SPAN:
-        return None
-    xs = [(t - newest).total_seconds() / 86400 for t, _ in points]  # days, 0 at the newest sample
-    ys = [v for _, v in points]
-    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
-    sxx = sum((x - mean_x) ** 2 for x in xs)
-    slope_v_per_day = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
-    if slope_v_per_day >= 0:
-        return None
-    v_newest = mean_y - slope_v_per_day * mean_x  # the line's value at the newest sample
-    empty_at_days = (empty_v - v_newest) / slope_v_per_day  # after the newest sample
-    left = empty_at_days - (now - newest).total_seconds() / 86400
-    return max(0.0, left)
-
-
 def median_interval_s(records: Sequence[Record]) -> float | None:
     """The median gap between the newest records' receptions: the node's reporting interval.
 
@@ -174,3 +166,13 @@ def signal(rx: Sequence[dict[str, object]]) -> dict[str, object] | None:
         "gateway": best.get("gateway"),
         "gateways": len({r.get("gateway") for r in rx}),
     }
+
+
+def signal_quality(best: dict[str, object], silent: bool) -> str:
+    """The signal in a farmer's words: "lost" for a silent node, "weak" near the SF's SNR floor, else "good"."""
+    if silent:
+        return "lost"
+    snr, sf, rssi = best.get("snr"), best.get("sf"), best.get("rssi")
+    if isinstance(snr, (int, float)) and isinstance(sf, int) and sf in SNR_FLOOR_DB:
+        return "weak" if snr - SNR_FLOOR_DB[sf] < WEAK_MARGIN_DB else "good"
+    return "weak" if isinstance(rssi, (int, float)) and rssi < WEAK_RSSI_DBM else "good"

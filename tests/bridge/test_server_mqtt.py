@@ -23,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gateway.bridge import store
 from gateway.bridge.registry import open_db
 from gateway.dashboard import api
-from gateway.farm.alerts import default_config
+from gateway.farm.alert_config import default_config
 from tests.bridge.broker import Mosquitto, Subscriber
 from tests.bridge.test_server_uplinks import CS_EUI, TTN_EUI, chirpstack_message, farm, tts_message
 from tests.processes import wait_for_log

@@ -15,7 +15,8 @@ import pytest
 from gateway.bridge.registry import open_db
 from gateway.bridge.store import connect_readonly
 from gateway.dashboard import api
-from gateway.farm.alerts import AlertConfig, default_config, parse
+from gateway.farm import battery
+from gateway.farm.alert_config import AlertConfig, default_config, parse
 from gateway.network.downlinks import DownlinkBuilder
 from tests.farm import farm
 from tests.farm.farm import NOW, START, at_hour
@@ -47,21 +48,28 @@ def test_the_overview_has_every_node_with_last_seen_battery_signal_and_latest_re
     assert (north["last_seen"], north["last_seen_ago_s"]) == (iso(65), 1800.0)
     assert (south["last_seen"], south["last_seen_ago_s"]) == (iso(35, 20), 30.5 * 3600 - 20)
     assert east["last_seen"] == iso(63, 40)
-    assert (north["interval_s"], south["interval_s"], east["interval_s"]) == (3600.0, 3600.0, 4 * 3600.0)
+    assert (north["interval_s"], south["interval_s"], east["interval_s"]) == (3600, 3600, 4 * 3600)
+    assert (north["silent"], south["silent"], east["silent"]) == (False, True, False)
 
-    assert north["signal"] == {"rssi": -97.0, "snr": 7.5, "sf": 9, "gateway": "aa555a0000000001", "gateways": 2}
-    assert south["signal"]["gateways"] == 1
+    assert north["signal"] == {"rssi": -97.0, "snr": 7.5, "sf": 9, "gateway": "aa555a0000000001", "gateways": 2,
+                               "quality": "good"}  # fmt: skip
+    assert south["signal"]["gateways"] == 1 and south["signal"]["quality"] == "lost"
 
     assert north["readings"] == {"soil_moisture_pct": [10.5, 35.0], "soil_temp_c": [15.7], "air_temp_c": 20.5,
                                  "air_rh_pct": 63.0, "battery_v": 3.85}  # fmt: skip
-    assert north["readings_at"] == iso(65)
+    assert north["readings_at"] == iso(65) and north["readings_age_s"] == 1800
+    assert south["readings_age_s"] == 30.5 * 3600 - 20  # measured the day before: greyed on the page
     assert (north["catches_today"], east["catches_today"], south["catches_today"]) == ([9], [48, 16], None)
 
-    # Falling 0.04 V a day to 3.85 V: some two weeks left; flat batteries give no estimate.
-    days_left = north["battery"]["days_left"]
-    assert north["battery"]["v"] == 3.85 and 10 < days_left < 20
-    assert south["battery"] == {"v": 3.38, "days_left": None}
-    assert east["battery"] == {"v": 3.6, "days_left": None}
+    # Days left from the energy model (gateway/farm/battery.py) at each node's voltage, interval and SF, in
+    # whole days: north-1's 0.04 V a day in the test schedule is no trend a cell really follows.
+    assert north["battery"] == {"v": 3.85, "days_left": battery.days_left(3.85, 3600, 9)}
+    assert south["battery"] == {"v": 3.38, "days_left": battery.days_left(3.38, 3600, 9)}
+    assert east["battery"] == {"v": 3.6, "days_left": battery.days_left(3.6, 4 * 3600, 9)}
+    assert all(isinstance(n["battery"]["days_left"], int) for n in (north, south, east))
+    assert 365 < north["battery"]["days_left"] <= battery.MAX_DAYS and 14 < south["battery"]["days_left"] < 60
+    # The field's thresholds travel with it, as written, for the page's colours.
+    assert o["fields"][0]["thresholds"]["soil_moisture_min_pct"] == 15.0
     assert [a["kind"] for a in o["alerts"]] == ["catches_high", "soil_moisture_low", "silent", "battery_low"]
 
 
@@ -109,6 +117,21 @@ def test_the_window_and_the_clock_decide_what_is_shown(db: sqlite3.Connection) -
     assert [(a["node"], a["kind"]) for a in o["alerts"]] == [("south-2", "battery_low")]
     assert nodes["north-1"]["catches_today"] == [3]  # counts 11 at 23:30, 14 at 05:30 on the second day
     assert nodes["east-3"]["catches_today"] == [4, 4]  # the batch received at 03:30 (00:30..03:30)
+
+
+def test_the_pages_and_api_alerts_say_the_same_in_any_time_zone(db: sqlite3.Connection) -> None:
+    for zone in (None, "Europe/Amsterdam", "America/New_York"):
+        o: Any = api.overview(db, default_config(), NOW, zone)
+        assert o["alerts"] == api.alerts(db, default_config(), NOW, zone)["alerts"]
+        assert o["timezone"] == (zone or "UTC")
+        detail: Any = api.node_detail(db, default_config(), "north-1", NOW, zone=zone)
+        assert detail["alerts"] == [a for a in o["alerts"] if a["node"] == "north-1"]
+    # East-3's catches today: from 00:00 in the zone asked for (22:00 UTC the day before in Amsterdam).
+    utc, ams = (nodes_of(api.overview(db, default_config(), NOW, z))["east-3"] for z in (None, "Europe/Amsterdam"))
+    assert sum(ams["catches_today"]) == sum(utc["catches_today"]) + 2 * 2  # 2 an hour before midnight
+    # A time zone in the alert config wins over the browser's.
+    fixed = parse({"timezone": "Asia/Tokyo", "fields": {"f": {"nodes": ["east-3"]}}})
+    assert api.overview(db, fixed, NOW, "Europe/Amsterdam")["timezone"] == "Asia/Tokyo"
 
 
 def test_unknown_nodes_have_no_detail(db: sqlite3.Connection) -> None:

@@ -59,20 +59,22 @@ def test_the_json_api_answers_with_what_the_pages_show(server: DashboardServer) 
     got = json.loads(body)
     assert status == 200 and [a["kind"] for a in got["alerts"]] == [
         "catches_high", "soil_moisture_low", "silent", "battery_low"]  # fmt: skip
-    assert got["fields"] == [{"name": "farm", "nodes": None, "soil_moisture_min_pct": 15.0, "catches_per_day_max": 20,
-                              "battery_min_v": 3.4, "silent_intervals": 3, "interval_s": None}]  # fmt: skip
+    assert got["fields"] == [{"name": "farm", "nodes": None, "soil_moisture_min_pct": 15.0,
+                              "soil_moisture_max_pct": 40.0, "catches_per_day_max": 20, "battery_min_v": 3.4,
+                              "silent_intervals": 3, "interval_s": None}]  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("path", "status", "error"),
     [
         ("api/nodes/west-9", 404, "no node named 'west-9'"),
-        ("node/west-9", 404, "no node named 'west-9'"),
         ("api/nodes/north%201", 400, "bad node name"),
         ("api/nodes/north-1?days=0", 400, "days must be a whole number"),
         ("api/nodes/north-1?days=x", 400, "days must be a whole number"),
+        ("api/nodes/north-1?days=", 400, "days must be a whole number"),
+        ("api/nodes?tz=Mars/Olympus", 400, "tz must be a time zone name"),
+        ("api/alerts?tz=", 400, "tz must be a time zone name"),
         ("api/nope", 404, "no such page"),
-        ("static/nope.js", 404, "no such file"),
         ("static/%2e%2e/server.py", 400, "bad path"),
         ("static/vendor/..%2F..%2Fserver.py", 400, "bad path"),
         ("static/%ff", 400, "bad path"),
@@ -84,13 +86,35 @@ def test_bad_requests_get_a_small_json_error(server: DashboardServer, path: str,
     assert error in json.loads(body)["error"]
 
 
+@pytest.mark.parametrize(
+    ("path", "status", "code", "error"),
+    [
+        ("node/west-9", 404, "unknown_node", "no node named &#x27;west-9&#x27;"),
+        ("node/north-1?days=abc", 400, "bad_days", "days must be a whole number"),
+        ("node/north-1?days=0", 400, "bad_days", "days must be a whole number"),
+        ("node/north%201", 400, "bad_name", "bad node name"),
+        ("nope", 404, "no_page", "no such page"),
+        ("static/nope.js", 404, "no_page", "no such file"),
+    ],
+)
+def test_a_page_that_cannot_be_shown_is_a_page_with_a_way_back(
+    server: DashboardServer, path: str, status: int, code: str, error: str
+) -> None:
+    got, headers, body = get(server.url + path)
+    assert got == status and headers["Content-Type"] == "text/html; charset=utf-8"
+    page = body.decode()
+    assert f'data-code="{code}"' in page and error in page and '<a href="/"' in page
+
+
 def test_paths_with_dot_dot_and_garbage_never_reach_a_file_or_a_traceback(server: DashboardServer) -> None:
     answer = raw(server, b"GET /static/../server.py HTTP/1.0\r\n\r\n")
-    assert answer.startswith(b"HTTP/1.0 400") and answer.endswith(b'{"error":"bad path","status":400}')
+    assert answer.startswith(b"HTTP/1.0 400") and answer.endswith(b'{"error":"bad path","status":400,"code":"error"}')
     answer = raw(server, b"GET / / HTTP/1.0\r\n\r\n")
-    assert answer.startswith(b"HTTP/1.0 400") and answer.endswith(b'"status":400}') and b"<" not in answer
+    assert (
+        answer.startswith(b"HTTP/1.0 400") and answer.endswith(b'"status":400,"code":"error"}') and b"<" not in answer
+    )
     answer = raw(server, b"BREW /pot HTTP/1.0\r\n\r\n")
-    assert answer.startswith(b"HTTP/1.0 501") and answer.endswith(b'"status":501}')
+    assert answer.startswith(b"HTTP/1.0 501") and answer.endswith(b'"status":501,"code":"error"}')
     status, headers, body = get(server.url + "api/nodes", method="POST")
     assert status == 405 and headers["Allow"] == "GET, HEAD" and b"only reads" in body
 
@@ -225,7 +249,7 @@ def test_a_store_that_stays_unreadable_is_one_line_per_interval_not_one_per_requ
     import logging
 
     from gateway.dashboard.app import App
-    from gateway.farm.alerts import default_config
+    from gateway.farm.alert_config import default_config
 
     folder = tmp_path / "not-a-db"
     folder.mkdir()  # sqlite cannot open a folder: every read fails

@@ -8,13 +8,15 @@ import sqlite3
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from gateway.bridge.store import connect_readonly
-from gateway.farm import alerts
-from gateway.farm.alerts import AlertConfigError, Thresholds, default_config, evaluate, load, parse
+from gateway.farm import alert_config
+from gateway.farm.alert_config import AlertConfigError, Thresholds, default_config, load, parse
+from gateway.farm.alerts import evaluate
 from tests.farm.farm import NOW
 
 if sys.version_info >= (3, 11):
@@ -41,10 +43,11 @@ def test_the_default_config_alerts_on_the_dry_the_busy_the_silent_and_the_flat(d
         {"node": "north-1", "field": "farm", "kind": "soil_moisture_low",
          "message": "soil moisture 10.5 % is below 15 %", "value": 10.5, "threshold": 15.0,
          "since": "2026-06-03T03:30:00.000Z"},
-        # Heard every hour until 11:30:20 the day before: silent for 30.5 h less 20 s, the limit 3 x 1 h.
+        # Heard every hour until 11:30:20 the day before: silent for 30.5 h less 20 s, the limit 3 x 1 h,
+        # so silent since 3 h after it was last heard.
         {"node": "south-2", "field": "farm", "kind": "silent",
-         "message": "not heard for 1 d 6 h: over 3 intervals of 1 h", "value": 109780.0, "threshold": 10800.0,
-         "since": "2026-06-02T11:30:20.000Z"},
+         "message": "not heard for 1 d 6 h: over 3 intervals of 1 h", "value": 109780, "threshold": 10800,
+         "since": "2026-06-02T14:30:20.000Z", "interval_s": 3600},
         {"node": "south-2", "field": "farm", "kind": "battery_low", "message": "battery 3.38 V is below 3.4 V",
          "value": 3.38, "threshold": 3.4, "since": "2026-06-01T00:30:20.000Z"},
     ]  # fmt: skip
@@ -64,10 +67,29 @@ def test_fields_have_their_own_thresholds_interval_and_calendar_day(db: sqlite3.
         # In Amsterdam the day began at 22:00 UTC: two more hours of 2 catches, 68 today, over 67.
         ("east-3", "beet", "catches_high", 68, 67),
         # Heard 2.5 h ago less 40 s; the field says it reports every 10 min, so over 3 x 600 s.
-        ("east-3", "beet", "silent", 8960.0, 1800),
+        ("east-3", "beet", "silent", 8960, 1800),
         # north-1 (10.5 % above 10 %) is fine; south-2 is in no field: the defaults, battery 3.38 V above 3.3 V.
-        ("south-2", None, "silent", 109780.0, 10800.0),
+        ("south-2", None, "silent", 109780, 10800),
     ]
+
+
+def test_a_since_is_where_the_run_began_however_long_ago_and_stays_put(db: sqlite3.Connection) -> None:
+    # north-1's battery is 3.95 V from its first sample (h = 0, 00:30 on June 1) and only falls: below 3.96 V
+    # all along. That is 66 samples back, further than today and the newest 64 records the alerts read first.
+    config = parse({"fields": {"f": {"nodes": ["north-1"], "battery_min_v": 3.96}}})
+    seen = set()
+    for later_h in (0, 1, 5):
+        alerts = evaluate(db, config, NOW + timedelta(hours=later_h))
+        (battery,) = [a for a in alerts if a["node"] == "north-1" and a["kind"] == "battery_low"]
+        seen.add(battery["since"])
+    assert seen == {"2026-06-01T00:30:00.000Z"}
+
+
+def test_thresholds_come_back_as_written(db: sqlite3.Connection) -> None:
+    config = parse({"fields": {"f": {"nodes": ["north-1", "south-2"], "soil_moisture_min_pct": 11, "interval_s": 899}}})
+    got = {a["kind"]: a for a in evaluate(db, config, NOW)}
+    assert got["soil_moisture_low"]["threshold"] == 11 and "below 11 %" in got["soil_moisture_low"]["message"]
+    assert got["silent"]["threshold"] == 3 * 899 and got["silent"]["interval_s"] == 899
 
 
 def test_evaluate_reads_little_and_writes_nothing(db: sqlite3.Connection, farm_db: Path) -> None:
@@ -110,10 +132,10 @@ def test_a_config_that_cannot_be_used_says_where_and_why(tmp_path: Path, toml: s
 
 
 def test_one_schema_for_the_defaults_the_loader_and_the_docs() -> None:
-    assert [s.name for s in alerts.SETTINGS] == [f.name for f in dataclasses.fields(Thresholds)]
-    assert {s.name: s.default for s in alerts.SETTINGS} == dataclasses.asdict(Thresholds())
+    assert [s.name for s in alert_config.SETTINGS] == [f.name for f in dataclasses.fields(Thresholds)]
+    assert {s.name: s.default for s in alert_config.SETTINGS} == dataclasses.asdict(Thresholds())
     docs = DOCS.read_text()
-    for s in alerts.SETTINGS:
+    for s in alert_config.SETTINGS:
         default = "inferred" if s.default is None else f"{s.default:g}"
         assert re.search(rf"^\| `{s.name}` \| {re.escape(default)} \|", docs, re.M), f"docs table row for {s.name}"
     # The example in the docs is a config the loader takes.

@@ -21,10 +21,6 @@ def record(received_at: str, samples: list[dict[str, object]], catches: list[obj
     return Record(1, "n", 1, 0, 1, received_at, data, derived, [])
 
 
-def battery(hours: list[float], volts: list[float]) -> list[Sample]:
-    return [Sample(T0 + timedelta(hours=h), {"battery_v": v}, None) for h, v in zip(hours, volts, strict=True)]
-
-
 def test_a_batch_sample_was_measured_its_age_before_the_record_was_received() -> None:
     rec = record("2026-06-01T12:00:00.000Z", [{"age_s": 1800, "air_temp_c": 10.0}, {"age_s": 0, "air_temp_c": 11.0}],
                  [None, [3]])  # fmt: skip
@@ -48,31 +44,32 @@ def test_catches_per_day_follow_the_farms_calendar_day() -> None:
     ]
 
 
+def test_a_pause_in_the_samples_is_a_row_of_nulls_so_a_chart_draws_a_gap() -> None:
+    # Hourly samples with 5 h missing after the third: one null row halfway through the pause, nothing else.
+    hours = [0, 1, 2, 8, 9, 10]
+    samples = [
+        Sample(T0 + timedelta(hours=h), {"air_temp_c": 10.0 + h, "soil_moisture_pct": [20.0]}, None) for h in hours
+    ]
+    cols = series.columns(samples)
+    assert cols["t"] == [(T0 + timedelta(hours=h)).timestamp() for h in (0, 1, 2, 5, 8, 9, 10)]
+    assert cols["air_temp_c"] == [10.0, 11.0, 12.0, None, 18.0, 19.0, 20.0]
+    assert cols["soil_moisture_pct"] == [[20.0, 20.0, 20.0, None, 20.0, 20.0, 20.0]]
+    even = series.columns(samples[:3])  # no pause: no null
+    assert None not in even["air_temp_c"]
+
+
 @pytest.mark.parametrize(
-    ("hours", "volts", "now_h", "expected"),
+    ("snr", "sf", "rssi", "silent", "word"),
     [
-        # 0.05 V a day down from 3.90 V: 3.80 V after two days, 10 days left to 3.3 V.
-        ([0, 12, 24, 36, 48, 48], [3.90, 3.875, 3.85, 3.825, 3.80, 3.80], 48, 10.0),
-        ([0, 12, 24, 36, 48, 48], [3.90, 3.875, 3.85, 3.825, 3.80, 3.80], 72, 9.0),  # a day later, unheard
-        ([0, 12, 24, 36, 48, 60], [3.7] * 6, 60, None),  # flat: no trend to follow
-        ([0, 12, 24, 36, 48, 60], [3.6, 3.62, 3.64, 3.66, 3.68, 3.7], 60, None),  # charging
-        ([0, 2, 4, 6, 8, 10], [3.9, 3.8, 3.7, 3.6, 3.5, 3.4], 10, None),  # under a day of data
-        ([0, 24, 48], [3.9, 3.8, 3.7], 48, None),  # too few samples
-        ([0, 12, 24, 36, 48, 60], [3.40, 3.38, 3.36, 3.34, 3.32, 3.30], 60, 0.0),  # empty already
+        (7.5, 9, -97.0, False, "good"),
+        (-8.0, 9, -118.0, False, "weak"),  # 4.5 dB above SF9's -12.5 dB floor: one fade from lost
+        (-8.0, 12, -125.0, False, "good"),  # 12 dB above SF12's -20 dB floor
+        (7.5, 9, -97.0, True, "lost"),  # a silent node has lost its link, whatever its last frame was
+        (None, None, -120.0, False, "weak"),  # no SNR or SF: judged on RSSI
     ],
 )
-def test_battery_days_left_follows_a_least_squares_trend_down_to_3_3_v(
-    hours: list[float], volts: list[float], now_h: float, expected: float | None
-) -> None:
-    got = series.battery_days_left(battery(hours, volts), T0 + timedelta(hours=now_h))
-    assert got == (None if expected is None else pytest.approx(expected, abs=1e-6))
-
-
-def test_the_battery_trend_uses_only_the_last_week() -> None:
-    # A fresh battery two weeks ago (4.1 V) does not count: the last week falls 0.02 V a day from 3.70 V.
-    hours = [0] + [168 + 12 * i for i in range(15)]
-    volts = [4.1] + [round(3.84 - 0.01 * i, 2) for i in range(15)]
-    assert series.battery_days_left(battery(hours, volts), T0 + timedelta(hours=hours[-1])) == pytest.approx(20.0)
+def test_the_signal_in_words(snr: float | None, sf: int | None, rssi: float, silent: bool, word: str) -> None:
+    assert series.signal_quality({"snr": snr, "sf": sf, "rssi": rssi}, silent) == word
 
 
 @pytest.mark.parametrize(
