@@ -1,7 +1,8 @@
 """Issue 16: every bad input a technician was seen to give gets one line, a non-zero exit and no traceback.
 
-The real `akker` command, as a person runs it. (A read-only folder cannot be made here: the tests run as
-root, which writes anyway.)
+The real `akker` command, as a person runs it. A read-only folder is a read-only tmpfs mounted for the test
+(the tests run as root, which writes through a folder's permission bits); where mounting is not allowed,
+/sys, where even root may create no file, stands in for it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -68,6 +70,40 @@ def test_a_heap_size_the_interpreter_cannot_read_is_refused_by_the_parser(place:
     assert not (place / "f.db").exists()
 
 
+@pytest.fixture
+def read_only(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True)
+    try:
+        yield folder if mounted.returncode == 0 else Path("/sys")
+    finally:
+        if mounted.returncode == 0:
+            subprocess.run(["umount", str(folder)], check=True)
+
+
+READ_ONLY_CASES = [
+    ["nodes", "add", "--db", "{ro}/farm.db", "--name", "n1", "--dev-addr", "26011b01", "--keys-file", "{t}/keys.json"],
+    ["sim", "--nodes", "1", "--days", "0.01", "--db", "{ro}/farm.db"],
+    ["node", "--board", "sim", "--config", "{t}/node.json", "--cycles", "1", "--state", "{ro}/state"],
+]
+
+
+@pytest.mark.parametrize("argv", READ_ONLY_CASES, ids=["nodes add", "sim", "node --state"])
+def test_a_folder_that_cannot_be_written_is_one_line_naming_the_path(
+    place: Path, read_only: Path, argv: list[str]
+) -> None:
+    # Seen: OSError: [Errno 30] Read-only file system, as a traceback.
+    (place / "node.json").write_text(json.dumps({"role": "node", "board": "sim", "activation": "abp",
+                                                 "dev_addr": "26011b01", **KEYS}))  # fmt: skip
+    out = subprocess.run([AKKER, *(a.format(t=place, ro=read_only) for a in argv)], capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"akker: {read_only}/"), out.stderr
+    assert lines[0].endswith(("give a path on a disk that can be written", "or change its permissions")), lines[0]
+
+
 def test_gateway_run_names_the_option_that_failed(place: Path) -> None:
     # Seen: a busy --http port, like every failure to start, said "check --udp".
     import socket
@@ -89,3 +125,11 @@ def test_gateway_run_names_the_option_that_failed(place: Path) -> None:
     assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
         f"akker: --db {place}/nope/f.db: the folder {place}/nope does not exist: create it (mkdir -p {place}/nope)"
         " or give another path"]  # fmt: skip
+
+
+def test_gateway_run_names_a_serial_port_that_is_not_there(place: Path) -> None:
+    args = ["gateway", "run", "--db", str(place / "f.db"), "--serial", "/dev/ttyNOPE", "--no-network"]
+    out = subprocess.run([AKKER, *args], capture_output=True, text=True, timeout=60)
+    last = out.stderr.strip().splitlines()[-1]
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert last.startswith("akker: --serial: no port /dev/ttyNOPE: is the board plugged in?"), last

@@ -17,7 +17,7 @@ from . import codec, deploy, flash, gateway, node, nodes, provision, sim
 from .calibrate import add_calibrate_args, cmd_calibrate
 from .check import add_check_args, cmd_check
 from .dashboard import add_dashboard_args, cmd_dashboard
-from .errors import CliError
+from .errors import CliError, os_problem
 from .monitor import add_monitor_args, cmd_monitor
 
 Handler = Callable[[argparse.Namespace], int]
@@ -69,3 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # while flushing stdout, so stdout goes to /dev/null first.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as err:
+        # A file the system refused (a read-only disk, a folder of someone else's, a full disk) is the
+        # person's to fix, not a bug: one line naming the path, never a traceback.
+        print(f"akker: {os_problem(err)}", file=sys.stderr)
+        return 2
