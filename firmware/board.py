@@ -11,6 +11,8 @@ import time
 
 import machine
 
+from micropython import const
+
 # machine.reset_cause() values by name; a port lacks some of them.
 _CAUSES = (
     ("PWRON_RESET", "power_on"),
@@ -20,6 +22,12 @@ _CAUSES = (
     ("HARD_RESET", "hard"),
     ("BROWNOUT_RESET", "brownout"),
 )
+# Resets after which no one is at the board to press its button: every deep-sleep wake-up (the node's
+# routine, which must not stay awake for the window), a watchdog (a fault) and a brownout (a flat battery).
+_NO_WINDOW = ("deep_sleep", "watchdog", "brownout")
+_WINDOW_MS = const(3000)  # the maintenance window after a reset: LED lit, a press of the button asks for maintenance
+_POLL_MS = const(20)  # the button read every 20 ms in the window; a press counts when seen twice in a row
+_SURVEY_HOLD_MS = const(5000)  # the button held on this long past its press in the window asks for a survey
 _RP2040_WDT_MAX_MS = 8388
 _ATTEN = {"0dB": "ATTN_0DB", "2.5dB": "ATTN_2_5DB", "6dB": "ATTN_6DB", "11dB": "ATTN_11DB"}
 
@@ -134,18 +142,43 @@ class Board:
         return machine.WDT(timeout=timeout_ms)
 
     def maintenance(self):
-        """The button held at boot, or a file named `maintenance`, keeps the node awake at the REPL."""
-        b = self.spec["button"]
-        if b and machine.Pin(b["pin"], machine.Pin.IN, machine.Pin.PULL_UP).value() == b["active"]:
-            return True
+        """A file named `maintenance`, or the button pressed in the window after a reset: stay awake at the REPL.
+
+        The window (_WINDOW_MS, the LED lit) opens once per reset a person may have caused (power on, RST,
+        machine.reset(), a crash), never after a deep-sleep wake-up, a watchdog or a brownout. It comes after
+        the reset, when MicroPython runs: on the ESP32 boards the button is GPIO0, a strapping pin, and held
+        *during* the reset it starts the ROM bootloader instead (docs/workshop.md, The buttons).
+        """
         try:
             open(self.root + "/maintenance").close()
             return True
         except OSError:
+            pass
+        b = self.spec["button"]
+        if not b or self.reset_cause() in _NO_WINDOW:
             return False
+        return self._window(machine.Pin(b["pin"], machine.Pin.IN, machine.Pin.PULL_UP), b["active"])
+
+    def _window(self, button, active):
+        """True as soon as the button is seen pressed twice in a row within _WINDOW_MS; the LED lit meanwhile."""
+        led = self.spec["led"]
+        pin = machine.Pin(led["pin"], machine.Pin.OUT) if led else None
+        if pin:
+            pin.value(led["active"])
+        seen = 0
+        pressed = False
+        for _ in range(_WINDOW_MS // _POLL_MS):
+            seen = seen + 1 if button.value() == active else 0
+            if seen == 2:
+                pressed = True
+                break
+            time.sleep_ms(_POLL_MS)
+        if pin:
+            pin.value(1 - led["active"])  # out at once on a press: the technician sees it was taken
+        return pressed
 
     def survey_requested(self):
-        """In maintenance: the button still held 5 s after boot, or a file named `survey`, asks for a field survey."""
+        """In maintenance: the button still held 5 s past its press in the window, or a file named `survey`."""
         try:
             open(self.root + "/survey").close()
             return True
@@ -155,7 +188,7 @@ class Board:
         if not b:
             return False
         pin = machine.Pin(b["pin"], machine.Pin.IN, machine.Pin.PULL_UP)
-        for _ in range(50):
+        for _ in range(_SURVEY_HOLD_MS // 100):
             if pin.value() != b["active"]:
                 return False  # let go: maintenance only
             time.sleep_ms(100)

@@ -148,16 +148,6 @@ def test_heltec_v3_finds_its_divider_switch_polarity(level: int, machine: types.
         ADC.read_uv = original  # type: ignore[method-assign]
 
 
-def test_maintenance_by_button_or_flag_file(machine: types.ModuleType, tmp_path: Path) -> None:
-    b = board("heltec_v3", tmp_path)
-    assert not b.maintenance()
-    (tmp_path / "maintenance").write_text("")
-    assert b.maintenance()
-    (tmp_path / "maintenance").unlink()
-    Pin.levels[0] = 0  # the PRG button held
-    assert b.maintenance()
-
-
 def test_a_trap_wake_is_one_catch_on_its_trap(machine: types.ModuleType, tmp_path: Path) -> None:
     b = board("heltec_v3", tmp_path)
     assert b.trap_pulses() == [0, 0] and not b.woke_by_trap()
@@ -166,24 +156,123 @@ def test_a_trap_wake_is_one_catch_on_its_trap(machine: types.ModuleType, tmp_pat
     assert b.trap_pulses() == [1, 0]
 
 
-def test_a_survey_is_the_button_still_held_5_s_after_boot_or_a_flag_file(
+WITH_BUTTON = [b for b in REAL if json.loads((BOARDS / f"{b}.json").read_text())["button"]]
+
+
+class Technician:
+    """time.sleep_ms as the board layer's only clock: presses or lets go of the button at given milliseconds.
+
+    It also notes whether the LED was lit at each wait, which is what the technician watches.
+    """
+
+    def __init__(self, spec: dict[str, Any], press_at_ms: int | None = None, let_go_at_ms: int | None = None) -> None:
+        self.button, self.led = spec["button"], spec["led"]
+        self.press_at_ms, self.let_go_at_ms = press_at_ms, let_go_at_ms
+        self.waited_ms = 0
+        self.lit_ms = 0
+
+    def sleep_ms(self, ms: int) -> None:
+        if Pin.levels.get(self.led["pin"]) == self.led["active"]:
+            self.lit_ms += ms
+        self.waited_ms += ms
+        if self.press_at_ms is not None and self.waited_ms >= self.press_at_ms:
+            Pin.levels[self.button["pin"]] = self.button["active"]
+            self.press_at_ms = None
+        if self.let_go_at_ms is not None and self.waited_ms >= self.let_go_at_ms:
+            Pin.levels[self.button["pin"]] = 1 - self.button["active"]
+            self.let_go_at_ms = None
+
+
+def technician(board_id: str, monkeypatch: pytest.MonkeyPatch, **kwargs: int) -> Technician:
+    t = Technician(json.loads((BOARDS / f"{board_id}.json").read_text()), **kwargs)
+    monkeypatch.setattr(time, "sleep_ms", t.sleep_ms, raising=False)
+    return t
+
+
+@pytest.mark.parametrize("board_id", WITH_BUTTON)
+def test_a_press_while_the_led_is_lit_after_a_power_on_is_maintenance(
+    board_id: str, machine: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    b = board(board_id, tmp_path)
+    t = technician(board_id, monkeypatch, press_at_ms=1000, let_go_at_ms=1500)
+    assert b.maintenance()
+    assert 1000 <= t.waited_ms <= 1040  # taken at once (seen twice, 20 ms apart), not at the window's end
+    assert t.lit_ms == t.waited_ms  # lit all along ...
+    assert Pin.levels[b.spec["led"]["pin"]] != b.spec["led"]["active"]  # ... and out once the press is taken
+    assert not b.survey_requested()  # let go half a second later: maintenance only
+
+
+@pytest.mark.parametrize("board_id", WITH_BUTTON)
+@pytest.mark.parametrize("cause", ["PWRON_RESET", "HARD_RESET", "SOFT_RESET"])
+def test_no_press_is_no_maintenance_after_the_3_s_window_of_a_reset(
+    board_id: str, cause: str, machine: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine.HARD_RESET, machine.SOFT_RESET = 5, 6  # type: ignore[attr-defined]
+    machine.cause = getattr(machine, cause)  # type: ignore[attr-defined]
+    b = board(board_id, tmp_path)
+    t = technician(board_id, monkeypatch)
+    assert not b.maintenance()
+    assert t.waited_ms == t.lit_ms == 3000
+    assert Pin.levels[b.spec["led"]["pin"]] != b.spec["led"]["active"]
+
+
+@pytest.mark.parametrize("board_id", WITH_BUTTON)
+@pytest.mark.parametrize("cause", ["DEEPSLEEP_RESET", "WDT_RESET", "BROWNOUT_RESET"])
+def test_a_deep_sleep_wake_a_watchdog_or_a_brownout_never_waits_for_the_window(
+    board_id: str, cause: str, machine: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine.BROWNOUT_RESET = 7  # type: ignore[attr-defined]
+    machine.cause = getattr(machine, cause)  # type: ignore[attr-defined]
+    b = board(board_id, tmp_path)
+    button, led = b.spec["button"], b.spec["led"]
+    Pin.levels[button["pin"]] = button["active"]  # even with the button held (a trap wire on GPIO0, a curious finger)
+    t = technician(board_id, monkeypatch)
+    assert not b.maintenance()
+    assert t.waited_ms == 0
+    assert led["pin"] not in Pin.levels  # the LED never touched: no light, no current
+
+
+@pytest.mark.parametrize("board_id", REAL)
+@pytest.mark.parametrize("cause", ["PWRON_RESET", "DEEPSLEEP_RESET"])
+def test_the_flag_file_is_maintenance_at_every_boot_without_a_window(
+    board_id: str, cause: str, machine: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine.cause = getattr(machine, cause)  # type: ignore[attr-defined]
+    b = board(board_id, tmp_path)
+    t = technician(board_id, monkeypatch)
+    (tmp_path / "maintenance").write_text("")
+    assert b.maintenance()
+    assert t.waited_ms == 0
+    (tmp_path / "maintenance").unlink()
+    assert not b.maintenance()
+
+
+def test_a_board_without_a_button_opens_no_window(
     machine: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    b = board("heltec_v3", tmp_path)
-    waited: list[int] = []
+    b = board("rak11310", tmp_path)
+    assert b.spec["button"] is None
+    t = technician("rak11310", monkeypatch)
+    assert not b.maintenance() and not b.survey_requested()
+    assert t.waited_ms == 0
 
-    def let_go_after_2_s(ms: int) -> None:
-        waited.append(ms)
-        if sum(waited) >= 2000:
-            Pin.levels[0] = 1
 
-    monkeypatch.setattr(time, "sleep_ms", let_go_after_2_s, raising=False)
-    Pin.levels[0] = 0  # the PRG button held at boot ...
-    assert b.maintenance() and not b.survey_requested()  # ... and let go after 2 s: maintenance only
-    assert sum(waited) == 2000
-    Pin.levels[0] = 0
-    monkeypatch.setattr(time, "sleep_ms", lambda ms: None, raising=False)
+@pytest.mark.parametrize("board_id", WITH_BUTTON)
+def test_a_survey_is_the_button_held_on_5_s_past_its_press_in_the_window_or_a_flag_file(
+    board_id: str, machine: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    b = board(board_id, tmp_path)
+    t = technician(board_id, monkeypatch, press_at_ms=500, let_go_at_ms=500 + 20 + 4900)
+    assert b.maintenance()
+    pressed_ms = t.waited_ms
+    assert not b.survey_requested()  # let go 4.9 s past the press: maintenance only
+    assert t.waited_ms - pressed_ms < 5000
+    Pin.levels.clear()
+    t = technician(board_id, monkeypatch, press_at_ms=500)
+    assert b.maintenance()
+    pressed_ms = t.waited_ms
     assert b.survey_requested()  # held on: a survey
-    Pin.levels[0] = 1
+    assert t.waited_ms - pressed_ms == 5000
+    Pin.levels.clear()
     (tmp_path / "survey").write_text("")
     assert b.survey_requested()
