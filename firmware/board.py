@@ -22,9 +22,12 @@ _CAUSES = (
     ("HARD_RESET", "hard"),
     ("BROWNOUT_RESET", "brownout"),
 )
-# Resets after which no one is at the board to press its button: every deep-sleep wake-up (the node's
-# routine, which must not stay awake for the window), a watchdog (a fault) and a brownout (a flat battery).
-_NO_WINDOW = ("deep_sleep", "watchdog", "brownout")
+# The resets after which a person may be at the board: power on, its RST button (MicroPython on ESP32 reports
+# that as a power-on too) and machine.reset() or a crash ("hard"). Never a deep-sleep wake-up: that is the node's
+# routine, every few minutes, and must not stay awake for the window; nor a watchdog (a fault, unattended), a
+# soft reset (Ctrl-D from a computer at the REPL, as a deploy ends: it can write the flag instead) or a brownout
+# (a flat battery; ESP32 ports report one as a power-on, and then the window costs 3 s once).
+_WINDOW_AFTER = ("power_on", "hard")
 _WINDOW_MS = const(3000)  # the maintenance window after a reset: LED lit, a press of the button asks for maintenance
 _POLL_MS = const(20)  # the button read every 20 ms in the window; a press counts when seen twice in a row
 _SURVEY_HOLD_MS = const(5000)  # the button held on this long past its press in the window asks for a survey
@@ -144,10 +147,10 @@ class Board:
     def maintenance(self):
         """A file named `maintenance`, or the button pressed in the window after a reset: stay awake at the REPL.
 
-        The window (_WINDOW_MS, the LED lit) opens once per reset a person may have caused (power on, RST,
-        machine.reset(), a crash), never after a deep-sleep wake-up, a watchdog or a brownout. It comes after
-        the reset, when MicroPython runs: on the ESP32 boards the button is GPIO0, a strapping pin, and held
-        *during* the reset it starts the ROM bootloader instead (docs/workshop.md, The buttons).
+        The window (_WINDOW_MS, the LED lit) opens once per reset a person may have caused (_WINDOW_AFTER: power
+        on, RST, machine.reset(), a crash), never after a deep-sleep wake-up. It comes after the reset, once
+        MicroPython runs: on the ESP32 boards the button is GPIO0, a strapping pin, and held *during* the reset
+        it starts the ROM bootloader instead (docs/workshop.md, The buttons).
         """
         try:
             open(self.root + "/maintenance").close()
@@ -155,7 +158,7 @@ class Board:
         except OSError:
             pass
         b = self.spec["button"]
-        if not b or self.reset_cause() in _NO_WINDOW:
+        if not b or self.reset_cause() not in _WINDOW_AFTER:
             return False
         return self._window(machine.Pin(b["pin"], machine.Pin.IN, machine.Pin.PULL_UP), b["active"])
 
@@ -163,7 +166,7 @@ class Board:
         """True as soon as the button is seen pressed twice in a row within _WINDOW_MS; the LED lit meanwhile."""
         led = self.spec["led"]
         pin = machine.Pin(led["pin"], machine.Pin.OUT) if led else None
-        if pin:
+        if pin is not None:
             pin.value(led["active"])
         seen = 0
         pressed = False
@@ -173,7 +176,7 @@ class Board:
                 pressed = True
                 break
             time.sleep_ms(_POLL_MS)
-        if pin:
+        if pin is not None:
             pin.value(1 - led["active"])  # out at once on a press: the technician sees it was taken
         return pressed
 
