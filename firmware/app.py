@@ -18,7 +18,7 @@ _WDT_MS = const(30000)  # longest stretch between two feeds: a DS18B20 conversio
 _RETRY_MS = const(60000)  # sleep after an unexpected error, instead of restarting at once
 
 # Blink codes: why a node stays awake at the REPL and sends nothing (docs/firmware.md lists them).
-_BLINK_MAINTENANCE = const(1)  # the button held at boot, or a file named maintenance on the flash
+_BLINK_MAINTENANCE = const(1)  # the button pressed in the window after a reset, or a file named maintenance
 _BLINK_CONFIG = const(2)  # config.json missing or invalid: the log says why
 _BLINK_ROLE = const(3)  # the config's role is not built into this firmware
 _BLINK_STATE = const(4)  # state on flash but no slot readable: the frame counter is unknown
@@ -65,7 +65,7 @@ def main(board, root=None):
         return _stop(board, log, why, _BLINK_CONFIG)
     if board.maintenance():
         if cfg["role"] == "node" and board.survey_requested():
-            # The button held on for 5 s: a field survey first (firmware/lorawan/survey.py), for
+            # The button held on 5 s past its press: a field survey first (firmware/lorawan/survey.py), for
             # `akker check --survey` to read at the REPL afterwards.
             cfg["survey"] = True
             _wake_node(board, cfg, log, root, survey=True)

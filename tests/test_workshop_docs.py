@@ -134,6 +134,19 @@ def test_the_buttons_table_covers_every_board_and_tells_bootloader_from_maintena
             if button["pin"] == 0 and board["mcu"].startswith("esp32"):
                 # GPIO0 is a strapping pin: maintenance presses it after the reset, never during it.
                 assert "hold" in bootloader and "RST alone" in maintenance
+            # The firmware takes a press while the LED is lit (firmware/board.py's window): never a hold.
+            assert f"GPIO{board['led']['pin']}" in maintenance and "is lit" in maintenance
+            assert "hold" not in maintenance
+
+
+def test_the_guide_gives_the_firmwares_maintenance_window_and_survey_hold() -> None:
+    source = (REPO / "firmware" / "board.py").read_text()
+    window_ms = re.search(r"^_WINDOW_MS = const\((\d+)\)", source, re.M)
+    hold_ms = re.search(r"^_SURVEY_HOLD_MS = const\((\d+)\)", source, re.M)
+    assert window_ms and hold_ms
+    section = WORKSHOP[WORKSHOP.index("## The buttons") : WORKSHOP.index("## Serial ports")]
+    assert f"the LED lights steadily for {int(window_ms[1]) // 1000} s" in section
+    assert f"keep the button pressed for {int(hold_ms[1]) // 1000} s after the LED went out" in section
 
 
 def test_the_mqtt_topic_the_guide_subscribes_to_is_the_one_the_bridge_publishes() -> None:

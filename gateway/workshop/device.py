@@ -19,6 +19,12 @@ from gateway.workshop import port_errors
 from payload_codec import serial_link
 
 BAUD = 115200
+# Pressed *after* the reset: on the ESP32 boards the button is GPIO0, and held during a reset it starts the ROM
+# bootloader, where nothing answers (docs/workshop.md, The buttons; the window is firmware/board.py's).
+_MAINTENANCE = (
+    "press and release RST, then press its button (PRG, BOOT) within the 3 s its LED is lit (maintenance; "
+    "RAK11310: the flag file, docs/workshop.md)"
+)
 
 
 class DeviceError(Exception):
@@ -64,12 +70,9 @@ class Device:
         if not heard:
             raise DeviceError(
                 f"no board answers on {self.port}: is MicroPython on it (akker flash)? A node in deep sleep "
-                "does not answer: hold its button while pressing RESET to keep it awake, then retry"
+                f"does not answer: {_MAINTENANCE}, then retry"
             )
-        raise DeviceError(
-            f"the board on {self.port} runs its application, not the REPL: hold its button while pressing "
-            "RESET (maintenance), then retry"
-        )
+        raise DeviceError(f"the board on {self.port} runs its application, not the REPL: {_MAINTENANCE}, then retry")
 
     def _drain(self, wait_s: float) -> bool:
         """Read and drop whatever the board says for wait_s; True if it said anything."""

@@ -106,7 +106,8 @@ def uf2_instructions(board: dict[str, object], firmware: Path | None) -> str:
     what = str(firmware) if firmware else f"the {image} .uf2 of MicroPython {MICROPYTHON_VERSION}"
     return (
         f"{board.get('name')} ({board.get('mcu')}) is flashed by copying a file, not with esptool:\n"
-        f"  1. hold the BOOT (BOOTSEL) button while plugging in the USB cable: a drive named RPI-RP2 appears;\n"
+        f"  1. hold BOOTSEL (on the core module), press RESET (on the base board) for 2 s and let go, and\n"
+        f"     release BOOTSEL once a drive named RPI-RP2 appears;\n"
         f"  2. copy {what} onto it (download it from micropython.org/download/{image} if you have none);\n"
         f"  3. the board reboots into MicroPython by itself; then run `akker deploy`."
     )
@@ -116,10 +117,11 @@ def uf2_instructions(board: dict[str, object], firmware: Path | None) -> str:
 _ESPTOOL_ERRORS: tuple[tuple[str, str], ...] = (
     (r"This chip is (\S+) not (\S+)|Wrong --chip", "the chip on {port} is not the one boards/{board}.json names: "
      "check --board"),
-    (r"Wrong boot mode", "the ESP32 on {port} answers but did not enter its bootloader: hold BOOT while pressing "
-     "RESET, then run the command again"),
+    (r"Wrong boot mode", "the ESP32 on {port} answers but did not enter its bootloader: hold BOOT (PRG on a "
+     "Heltec), press and release RST, then release BOOT and run the command again"),
     (r"No serial data received|Failed to connect", "no ESP32 answers on {port}: use a data cable (not charge-only), "
-     "hold BOOT while pressing RESET to enter the bootloader, then run the command again"),
+     "hold BOOT (PRG on a Heltec), press and release RST to enter the bootloader, then release BOOT and run the "
+     "command again"),
 )  # fmt: skip
 _HINTS = ("For troubleshooting", "Hint:")  # esptool's pointers to its docs, after the line that says what failed
 

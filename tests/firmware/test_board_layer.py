@@ -225,7 +225,7 @@ def test_a_deep_sleep_wake_a_watchdog_a_brownout_or_a_soft_reset_never_waits_for
     machine.cause = getattr(machine, cause)  # type: ignore[attr-defined]
     b = board(board_id, tmp_path)
     button, led = b.spec["button"], b.spec["led"]
-    Pin.levels[button["pin"]] = button["active"]  # even with the button held (a trap wire on GPIO0, a curious finger)
+    Pin.levels[button["pin"]] = button["active"]  # even with the button held down
     t = technician(board_id, monkeypatch)
     assert not b.maintenance()
     assert t.waited_ms == 0

@@ -193,6 +193,9 @@ def test_a_board_running_its_application_is_named_as_such(tmp_path: Path, board:
     board.start()
     out = deploy(board, node)
     assert out.returncode == 2 and "runs its application, not the REPL" in out.stderr, out.stderr
+    # The way into maintenance, never "hold the button while pressing RESET": on ESP32 boards that is the bootloader.
+    assert "press and release RST, then press its button" in out.stderr and "while pressing" not in out.stderr
+    assert len(out.stderr.splitlines()) == 1
 
 
 @pytest.mark.parametrize(

@@ -77,8 +77,8 @@ def test_no_chip_on_the_port_says_how_to_reach_the_bootloader_before_any_downloa
     out = akker("flash", "--board", "heltec_v3", "--port", empty_port, "--connect-attempts", "1",
                 env=offline(tmp_path), timeout=20)  # fmt: skip
     assert one_line(out) == (
-        f"akker: no ESP32 answers on {empty_port}: use a data cable (not charge-only), hold BOOT while pressing"
-        " RESET to enter the bootloader, then run the command again"
+        f"akker: no ESP32 answers on {empty_port}: use a data cable (not charge-only), hold BOOT (PRG on a Heltec),"
+        " press and release RST to enter the bootloader, then release BOOT and run the command again"
     )
     assert out.stdout == f"checking the chip on {empty_port} ...\n"  # esptool's own lines only with --verbose
     assert not (tmp_path / "cache").exists()
