@@ -8,14 +8,18 @@ QoS 0 and keeps nothing for a client that is away (docs/integrations.md says
 what to use instead). A message is acknowledged to the broker only once the
 pipeline has committed it (paho's manual ack), so one in flight when the bridge
 dies comes again, and is then stored once (its identity, server_messages.py).
-What is not an uplink of ours is counted (`<network>_malformed`) and dropped;
+What is not an uplink of ours is counted (`<network>_malformed`) and dropped,
+as is one the parser trips over in a way it does not foresee (logged as
+`<network>_unforeseen`, to be taught to server_messages.py);
 a join is counted (`<network>_joins`) and logged, since the server answers it.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -147,6 +151,14 @@ class ServerMqttSource:
         except MessageError as err:
             intake.count(f"{self.network}_malformed")
             self._warnings.warning(f"{self.network}_malformed", "topic=%s detail=%r", msg.topic, str(err))
+            ack()
+            return
+        except Exception as err:  # a shape the parser does not foresee: escaping, it would end paho's thread
+            intake.count(f"{self.network}_malformed")
+            # The type and the parser's line only: an exception's text may quote the payload.
+            where = traceback.extract_tb(err.__traceback__)[-1]
+            self._warnings.warning(f"{self.network}_unforeseen", "topic=%s error=%s at=%s:%d", msg.topic,
+                                   type(err).__name__, Path(where.filename).name, where.lineno)  # fmt: skip
             ack()
             return
         intake.count(f"{self.network}_uplinks")
