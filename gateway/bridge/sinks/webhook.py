@@ -28,6 +28,7 @@ _RETRY_4XX = (408, 429)
 class WebhookSink:
     name = "webhook"
     on_ready = None  # never down for long enough to matter: the worker's backoff suffices
+    on_down = None  # no connection between records: trouble shows when one is posted, raised from deliver()
 
     def __init__(self, url: str, headers: dict[str, str] | None = None, timeout_s: float = TIMEOUT_S) -> None:
         if not url.startswith(("http://", "https://")):
