@@ -1,6 +1,6 @@
-# `make test`, `make demo` and `make setup-workshop` work on a fresh clone: they check the system packages they
-# need first (.ci/system-deps: installed as root, otherwise the one command to run is printed and make stops),
-# then build .venv from the pinned requirements.
+# `make test`, `make setup`, `make demo` and `make setup-workshop` work on a fresh clone: they check the system
+# packages they need first (.ci/system-deps: installed as root, otherwise the one command to run is printed and make
+# stops), then build .venv from the pinned requirements.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := tests/js/node_modules/.installed
 WORKSHOP_STAMP := $(VENV)/.installed-workshop
 
-.PHONY: system-deps demo-system-deps workshop-system-deps setup setup-workshop test lint bench clean flash deploy demo micropython32
+.PHONY: system-deps setup-system-deps demo-system-deps workshop-system-deps setup setup-workshop test lint bench clean
+.PHONY: flash deploy demo micropython32
 
 # firmware/version.py is the package version (pyproject reads it): a new version means a new install.
 $(STAMP): requirements-dev.txt pyproject.toml firmware/version.py
@@ -41,8 +42,13 @@ system-deps:
 demo-system-deps:
 	@PYTHON='$(PYTHON)' .ci/system-deps demo
 
-# Everything for development and `make test`: Node.js 20 with npm must be there already (`make system-deps`).
-setup: $(STAMP) $(NODE_STAMP)
+# Python's venv, Node.js and npm: what `make setup` builds with. The broker, the browser and gcc-multilib only
+# `make test` needs, and checks for itself.
+setup-system-deps:
+	@PYTHON='$(PYTHON)' .ci/system-deps setup
+
+# Everything for development and `make test`; npm is checked first, not met as `npm ci`'s own error.
+setup: setup-system-deps $(STAMP) $(NODE_STAMP)
 
 # Only Python 3.10+ with venv from the system (docs/workshop.md, step 0).
 workshop-system-deps:

@@ -1,4 +1,5 @@
-""".ci/system-deps (`make system-deps`): what `make test` and `make demo` need from the system, found or installed.
+""".ci/system-deps (`make system-deps`): what `make test`, `make setup` and `make demo` need from the system, found
+or installed.
 
 The script runs with a PATH holding only stand-ins: one empty shell script per
 tool that is present, a python3 answering its check as told, an `id` that
@@ -66,7 +67,7 @@ def system_deps(
 
 
 @pytest.mark.parametrize("uid", [USER, ROOT])
-@pytest.mark.parametrize("goal", ["test", "demo"])
+@pytest.mark.parametrize("goal", ["test", "setup", "demo"])
 def test_everything_present_is_quiet_and_calls_no_apt_get(tmp_path: Path, goal: str, uid: int) -> None:
     run, apt = system_deps(tmp_path, goal=goal, uid=uid)
     assert (run.returncode, run.stdout, run.stderr, apt) == (0, "", "", [])
@@ -90,6 +91,15 @@ def test_the_demo_needs_only_python_venv(tmp_path: Path) -> None:
     assert run.returncode == 1 and apt == []
     assert "    sudo apt-get install -y make python3 python3-venv\n" in run.stderr
     assert "node" not in run.stderr and "chromium" not in run.stderr and "mosquitto" not in run.stderr
+
+
+def test_make_setup_needs_node_and_npm_not_what_only_the_tests_use(tmp_path: Path) -> None:
+    # Without the check, `make setup` built .venv and then stopped at `npm ci` with npm's own error.
+    run, apt = system_deps(tmp_path, goal="setup", tools=("make",), gcc_m32=False)
+    assert run.returncode == 1 and apt == [], run.stderr
+    assert "`make setup` needs these Debian packages: nodejs npm. Install them with:" in run.stderr
+    assert "    sudo apt-get install -y nodejs npm\n" in run.stderr
+    assert "mosquitto" not in run.stderr and "chromium" not in run.stderr and "gcc" not in run.stderr
 
 
 def test_a_python_too_old_is_named_not_installed_over(tmp_path: Path) -> None:
@@ -120,8 +130,8 @@ def test_gcc_multilib_only_for_make_test_on_x86_64(tmp_path: Path) -> None:
     assert (demo.returncode, demo.stderr, arm.returncode, arm.stderr) == (0, "", 0, "")
 
 
-@pytest.mark.parametrize("goal", ["test", "demo"])
-def test_make_test_and_make_demo_check_before_anything_else(goal: str) -> None:
+@pytest.mark.parametrize("goal", ["test", "setup", "demo"])
+def test_make_test_setup_and_demo_check_before_anything_else(goal: str) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PYTHON")}
     plan = subprocess.run(["make", "-n", goal], cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
     assert plan.returncode == 0, plan.stderr
