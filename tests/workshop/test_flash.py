@@ -169,3 +169,73 @@ def test_rp2040_boards_get_the_uf2_steps() -> None:
 )
 def test_esptool_errors_become_one_line_with_the_fix(output: str, expected: str) -> None:
     assert expected in explain_esptool(output, "/dev/ttyUSB0", "heltec_v3")
+
+
+# --download-only: fill the cache on a laptop with internet, flash later in the field without it. No port at all.
+
+
+def cache_holding(home: Path, name: str) -> Path:
+    cached = home / "cache" / "akker" / "firmware" / name
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"\xe9")
+    return cached
+
+
+@pytest.mark.parametrize(
+    ("board", "image", "ready"),
+    [("heltec_v2", f"esp32/ESP32_GENERIC-v{MICROPYTHON_VERSION}.bin",
+      "ready: `akker flash --board heltec_v2 --port PORT` takes it from the cache, without internet"),
+     ("rak11310", f"rp2/RPI_PICO-v{MICROPYTHON_VERSION}.uf2",
+      "ready: `akker flash --board rak11310` prints the steps that copy it onto the board")],
+)  # fmt: skip
+def test_download_only_with_the_image_cached_says_where_it_is(
+    tmp_path: Path, board: str, image: str, ready: str
+) -> None:
+    cached = cache_holding(tmp_path, image)
+    out = akker("flash", "--board", board, "--download-only", env=offline(tmp_path))
+    assert (out.returncode, out.stderr) == (0, ""), out.stdout + out.stderr
+    assert out.stdout.splitlines() == [f"using {cached} (cached)", ready]
+
+
+def test_the_uf2_steps_name_the_cached_image(tmp_path: Path) -> None:
+    cached = cache_holding(tmp_path, f"rp2/RPI_PICO-v{MICROPYTHON_VERSION}.uf2")
+    out = akker("flash", "--board", "rak11310", env=offline(tmp_path))
+    assert out.returncode == 0 and f"copy {cached} onto it" in out.stdout, out.stdout + out.stderr
+
+
+def test_download_only_offline_with_an_empty_cache_says_so(tmp_path: Path) -> None:
+    out = akker("flash", "--board", "heltec_v3", "--download-only", env=offline(tmp_path))
+    firmware = tmp_path / "cache" / "akker" / "firmware"
+    assert one_line(out) == (
+        f"akker: offline: cannot download MicroPython for ESP32_GENERIC_S3. Connect to the internet and run this "
+        f"again (it is kept in {firmware})"
+    )
+    assert out.stdout == f"downloading MicroPython {MICROPYTHON_VERSION} for ESP32_GENERIC_S3 into {firmware} ...\n"
+    assert not MPFLASH_LOG.search(out.stdout + out.stderr)
+
+
+def test_download_only_refuses_a_port_or_a_firmware_file_before_touching_either(tmp_path: Path) -> None:
+    # Refused rather than ignored: someone who names a port expects it flashed. The port is never opened: a
+    # missing one is not reported as missing.
+    cache_holding(tmp_path, f"esp32/ESP32_GENERIC-v{MICROPYTHON_VERSION}.bin")
+    out = akker("flash", "--board", "heltec_v2", "--download-only", "--port", "/dev/ttyUSB97", env=offline(tmp_path))
+    assert one_line(out) == (
+        "akker: --download-only touches no board: leave out --port, or leave out --download-only to flash"
+    )
+    assert out.stdout == ""
+    out = akker("flash", "--board", "heltec_v2", "--download-only", "--firmware", str(tmp_path / "fw.bin"),
+                env=offline(tmp_path))  # fmt: skip
+    assert one_line(out) == "akker: --download-only fetches the board's own image: leave out --firmware"
+
+
+def test_download_only_for_a_board_without_an_image(tmp_path: Path) -> None:
+    out = akker("flash", "--board", "sim", "--download-only", env=offline(tmp_path))
+    assert one_line(out) == "akker: board sim has no MicroPython image to download (it runs on the desktop)"
+
+
+def test_flashing_without_a_port_asks_for_one(tmp_path: Path) -> None:
+    out = akker("flash", "--board", "heltec_v3", env=offline(tmp_path))
+    assert one_line(out) == (
+        "akker: give --port, the board's serial port (e.g. /dev/ttyUSB0), or --download-only to only fill the cache"
+    )
+    assert not (tmp_path / "cache").exists()
