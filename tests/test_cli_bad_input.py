@@ -133,3 +133,20 @@ def test_gateway_run_names_a_serial_port_that_is_not_there(place: Path) -> None:
     last = out.stderr.strip().splitlines()[-1]
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert last.startswith("akker: --serial: no port /dev/ttyNOPE: is the board plugged in?"), last
+
+
+def test_the_dashboard_opens_a_registry_no_bridge_has_written_yet(place: Path) -> None:
+    # Seen: provision first, then look: "not an Akker database" for the registry `akker nodes add` made.
+    db = place / "farm.db"
+    add = [AKKER, "nodes", "add", "--db", str(db), "--name", "n1", "--dev-addr", "26011b01",
+           "--keys-file", str(place / "keys.json")]  # fmt: skip
+    assert subprocess.run(add, capture_output=True, timeout=60).returncode == 0
+    with subprocess.Popen([AKKER, "dashboard", "--db", str(db), "--http", "127.0.0.1:0"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as dash:  # fmt: skip
+        try:
+            assert dash.stdout is not None
+            first = dash.stdout.readline()
+            assert "http://127.0.0.1:" in first, first + (dash.stderr.read() if dash.poll() is not None else "")
+        finally:
+            dash.terminate()
+            dash.wait(timeout=30)

@@ -97,10 +97,12 @@ def cmd_passwd(path: Path) -> int:
 
 
 def _akker_database(path: Path) -> bool:
+    """A bridge's store, or a registry alone (`akker nodes add` or `provision` before any bridge ran)."""
     try:
         db = store.connect_readonly(path)
         try:
-            return queries.has_store(db)
+            tables = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            return queries.has_store(db) or "nodes" in tables
         finally:
             db.close()
     except sqlite3.Error:
